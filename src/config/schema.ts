@@ -1,0 +1,438 @@
+// The config schema: what a loopbridge config file may hold, its defaults, and the resolved type the
+// daemon reads. Parsing (file, env, error formatting) lives in load.ts; this file only describes shapes.
+import { z } from 'zod';
+
+/** One problem with a config file: the key path (e.g. `routing.mentionPatterns[1]`) and what to do. */
+export interface ConfigIssue {
+  /** Dotted key path with `[i]` for list items; `''` for the file as a whole. */
+  path: string;
+  /** What is wrong — what to do. Never contains a secret value. */
+  message: string;
+}
+
+/** Permission modes the Loop API accepts (contract §5.1). Kept here: config imports nothing of ours. */
+export const PERMISSION_MODES = ['default', 'acceptEdits', 'bypassPermissions', 'plan', 'dontAsk', 'auto'] as const;
+/** How direct messages from people not in `access.users` are treated. */
+export const DM_POLICIES = ['allowlist', 'pairing', 'open'] as const;
+/** Platforms an access id may name (`platform:id`). */
+export const PLATFORMS = ['telegram', 'slack', 'matrix', 'console'] as const;
+/** pino's level names. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Log output format; `auto` is pretty on a TTY and JSON otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+/** How the Telegram adapter receives updates. */
+export const TELEGRAM_MODES = ['polling', 'webhook'] as const;
+
+/** The loop server accepts `content` up to 1 MiB of JS string length (contract, limits table). */
+export const LOOP_MAX_CONTENT_CHARS = 1_048_576;
+
+export type PermissionMode = (typeof PERMISSION_MODES)[number];
+export type DmPolicy = (typeof DM_POLICIES)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type TelegramMode = (typeof TELEGRAM_MODES)[number];
+
+/** `loop:` — the Loop API v1 server this bridge drives. */
+export interface LoopConfig {
+  /** Server origin without a trailing slash, e.g. `https://loops.example.com`; the client appends `/api/v1`.
+   * Required, except in demo mode where it is `null` and the demo supplies its simulator's URL. */
+  baseUrl: string | null;
+  /** Bearer token, `la_` + 48 lowercase hex. Required. Never log it. */
+  token: string;
+  /** Permission mode sent with each message. Default `default`. */
+  permissionMode: PermissionMode;
+  /** Per-request timeout in milliseconds (not the length of a turn). Default 30000. */
+  timeoutMs: number;
+}
+
+/** `store:` — the embedded lowdb file. */
+export interface StoreConfig {
+  /** JSON file path, relative to the working directory. Default `./data/loopbridge.json`. */
+  path: string;
+  /** Milliseconds to coalesce mutations before one atomic file write. Default 50. */
+  flushDelayMs: number;
+}
+
+/** `access:` — who may drive the loops. Ids are platform-qualified, e.g. `telegram:12345`. */
+export interface AccessConfig {
+  /** Direct messages from unknown people: refuse (`allowlist`), offer a pairing code, or accept (`open`).
+   * Default `allowlist`. */
+  dm: DmPolicy;
+  /** Allowed user ids, **including every admin** (admins are implicitly users). Default `[]`. */
+  users: string[];
+  /** Admin user ids (may pair, bind, change settings). Default `[]`. */
+  admins: string[];
+  /** Allowed group/conversation ids; `[]` means any group where an allowed user speaks. Default `[]`. */
+  groups: string[];
+  /** How long a pairing code stays valid, in milliseconds. Default 3600000 (1 h). */
+  pairingCodeTtlMs: number;
+}
+
+/** `routing:` — which inbound messages reach a loop. */
+export interface RoutingConfig {
+  /** In groups, only messages that mention the bot (or reply to it, or address a command to it) are taken.
+   * DMs never need one. Default `true`. */
+  requireMention: boolean;
+  /** Extra regular expressions (source strings, matched case-insensitively) that count as a mention.
+   * Default `[]`. */
+  mentionPatterns: string[];
+  /** Messages allowed to wait behind a running turn, per loop; beyond it the sender is told to wait.
+   * Default 20. */
+  maxQueuedPerLoop: number;
+  /** Longest inbound message in characters; longer ones are refused with a reply. Default 100000,
+   * at most 1048576 (the loop server's limit). */
+  maxMessageChars: number;
+}
+
+/** `replies:` — how replies are rendered. */
+export interface RepliesConfig {
+  /** Minimum milliseconds between edits of one live message, by chat kind. Default direct 1000, group 3000. */
+  editIntervalMs: { direct: number; group: number };
+  /** Show tool activity lines in the live message. Default `true`. */
+  showTools: boolean;
+  /** Append a usage/cost footer when the server provides one. Default `false`. */
+  showUsage: boolean;
+}
+
+/** `telegram.webhook:` — resolved only when `telegram.mode` is `webhook`. */
+export interface TelegramWebhookConfig {
+  /** Public HTTPS URL Telegram posts updates to. Required. */
+  url: string;
+  /** Secret Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`; 1–256 of `A-Za-z0-9_-`. Required. */
+  secretToken: string;
+  /** Local port the webhook listener binds. Default 8443. */
+  port: number;
+  /** Local address the webhook listener binds. Default `0.0.0.0`. */
+  host: string;
+  /** Local request path the listener accepts. Default `/telegram`. */
+  path: string;
+}
+
+/** `telegram.rate:` — the bot's send/edit budget (Telegram's published limits). */
+export interface TelegramRateConfig {
+  /** Requests per second across all chats. Default 30. */
+  globalPerSecond: number;
+  /** Minimum milliseconds between messages/edits in one private chat. Default 1000. */
+  privateChatIntervalMs: number;
+  /** Minimum milliseconds between messages/edits in one group. Default 3000. */
+  groupChatIntervalMs: number;
+  /** Messages/edits per minute in one group. Default 20. */
+  groupPerMinute: number;
+}
+
+/** `telegram:` — present in the file ⇒ the Telegram adapter runs. */
+export interface TelegramConfig {
+  /** Bot token from @BotFather (`123456:ABC…`). Required. Never log it. */
+  token: string;
+  /** Bot API origin. Default `https://api.telegram.org`. */
+  apiRoot: string;
+  /** Update delivery. Default `polling`. */
+  mode: TelegramMode;
+  /** Webhook listener settings; `null` unless `mode` is `webhook`. */
+  webhook: TelegramWebhookConfig | null;
+  /** Stream previews with `sendMessageDraft` in private chats. Default `false`. */
+  drafts: boolean;
+  /** Rate budget. */
+  rate: TelegramRateConfig;
+}
+
+/** `console:` — present in the file ⇒ the local terminal adapter runs (the demo). */
+export interface ConsoleConfig {
+  /** The terminal user's id; it is addressed as `console:<user>` in `access`. Default `you`. */
+  user: string;
+}
+
+/** `ops:` — health, metrics and logging. */
+export interface OpsConfig {
+  /** Port for `/healthz` and `/metrics`; `null` serves nothing, 0 picks a free port. Default `null`. */
+  httpPort: number | null;
+  /** Address the ops server binds. Default `127.0.0.1`. */
+  httpHost: string;
+  /** pino level. Default `info`. */
+  logLevel: LogLevel;
+  /** Log format. Default `auto` (pretty on a TTY, JSON otherwise). */
+  logFormat: LogFormat;
+}
+
+/** The fully resolved, defaulted configuration. Every field is present; absent sections are `null`. */
+export interface Config {
+  loop: LoopConfig;
+  store: StoreConfig;
+  access: AccessConfig;
+  routing: RoutingConfig;
+  replies: RepliesConfig;
+  /** `null` when the file has no `telegram:` section (the adapter does not run). */
+  telegram: TelegramConfig | null;
+  /** `null` when the file has no `console:` section (the adapter does not run). */
+  console: ConsoleConfig | null;
+  ops: OpsConfig;
+}
+
+// ---- building blocks -------------------------------------------------------------------------------
+
+// Values that came through `${VAR}` are strings; accept digit strings and true/false where a number or
+// boolean is expected, so `port: ${PORT:-8443}` works without YAML tricks.
+const digitsToNumber = (v: unknown): unknown => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
+const wordToBoolean = (v: unknown): unknown =>
+  typeof v === 'string' && /^\s*(true|false)\s*$/i.test(v) ? v.trim().toLowerCase() === 'true' : v;
+// `section:` with nothing under it is YAML null; treat it as an empty section, which is what people mean.
+const nullToEmpty = (v: unknown): unknown => (v === null ? {} : v);
+
+function positiveInt(unit: string, example: number) {
+  const msg = `must be a positive whole number of ${unit} — e.g. ${example}`;
+  return z.preprocess(digitsToNumber, z.number({ error: msg }).int({ error: msg }).positive({ error: msg }));
+}
+
+function port(allowZero: boolean) {
+  const msg = `must be a TCP port, ${allowZero ? 0 : 1}–65535 — e.g. 8080`;
+  return z.preprocess(
+    digitsToNumber,
+    z.number({ error: msg }).int({ error: msg }).min(allowZero ? 0 : 1, { error: msg }).max(65535, { error: msg }),
+  );
+}
+
+const bool = () =>
+  z.preprocess(wordToBoolean, z.boolean({ error: 'must be true or false' }));
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
+}
+
+function httpUrl(whatToDo: string) {
+  return z.string({ error: `must be a URL string — ${whatToDo}` }).refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be an http(s) URL — ${whatToDo}` },
+  );
+}
+
+// A missing key and a wrong type deserve different advice.
+const requiredString = (whatToDo: string) => (iss: { input?: unknown }) =>
+  iss.input === undefined ? `is required — ${whatToDo}` : `must be a string — ${whatToDo}`;
+
+const nonEmpty = (what: string) =>
+  z.string({ error: `must be a string — ${what}` }).trim().min(1, { error: `must not be empty — ${what}` });
+
+// Ids are `platform:rest`. Telegram ids are numbers (usernames change and are not in updates reliably).
+function qualifiedId(kind: 'user' | 'group') {
+  const example = kind === 'user' ? 'telegram:12345, slack:U123, matrix:@ann:example.org, console:you' : 'telegram:-100123, slack:C123, matrix:!room:example.org';
+  return z.string({ error: `must be a platform-qualified id string — e.g. ${example}` }).trim().superRefine((s, ctx) => {
+    const m = /^([a-z]+):(\S+)$/.exec(s);
+    if (!m || !(PLATFORMS as readonly string[]).includes(m[1])) {
+      ctx.addIssue({ code: 'custom', message: `must be platform:id with platform one of ${PLATFORMS.join(', ')} — e.g. ${example}` });
+      return;
+    }
+    const numeric = kind === 'user' ? /^\d+$/ : /^-?\d+$/;
+    if (m[1] === 'telegram' && !numeric.test(m[2])) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `Telegram ${kind} ids are numbers, not @names — e.g. telegram:${kind === 'user' ? '12345' : '-100123'} (the bot logs the ids it refuses)`,
+      });
+    }
+  });
+}
+
+function regexSource() {
+  return z.string({ error: 'must be a regular expression string — e.g. "\\\\bloopbot\\\\b"' }).superRefine((s, ctx) => {
+    try {
+      new RegExp(s, 'i');
+    } catch (err) {
+      const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : 'invalid';
+      ctx.addIssue({ code: 'custom', message: `does not compile (${why}) — fix the pattern; quote it in YAML and double backslashes` });
+    }
+  });
+}
+
+// ---- sections --------------------------------------------------------------------------------------
+
+const loopSchema = z.strictObject({
+  baseUrl: httpUrl('give the loop server origin, e.g. https://loops.example.com').optional(),
+  token: z
+    .string({ error: requiredString('create a token in the loop server Settings page and set it here, e.g. token: ${LOOP_TOKEN}') })
+    .trim()
+    .regex(/^la_[0-9a-f]{48}$/, {
+      error: 'is not a Loop API token (expected la_ followed by 48 lowercase hex characters) — copy the whole token from the loop server Settings page',
+    }),
+  permissionMode: oneOf(PERMISSION_MODES).default('default'),
+  timeoutMs: positiveInt('milliseconds', 30000).default(30000),
+});
+
+const storeSchema = z.strictObject({
+  path: nonEmpty('give a file path, e.g. ./data/loopbridge.json').default('./data/loopbridge.json'),
+  flushDelayMs: positiveInt('milliseconds', 50).default(50),
+});
+
+const idList = (kind: 'user' | 'group') =>
+  z.array(qualifiedId(kind), { error: `must be a list of ids — e.g. [telegram:12345]` }).default([]);
+
+const accessSchema = z.strictObject({
+  dm: oneOf(DM_POLICIES).default('allowlist'),
+  users: idList('user'),
+  admins: idList('user'),
+  groups: idList('group'),
+  pairingCodeTtlMs: positiveInt('milliseconds', 3600000).default(3_600_000),
+});
+
+const routingSchema = z.strictObject({
+  requireMention: bool().default(true),
+  mentionPatterns: z.array(regexSource(), { error: 'must be a list of regular expression strings' }).default([]),
+  maxQueuedPerLoop: positiveInt('messages', 20).default(20),
+  maxMessageChars: positiveInt('characters', 100000)
+    .pipe(
+      z.number().max(LOOP_MAX_CONTENT_CHARS, {
+        error: `exceeds what the loop server accepts (${LOOP_MAX_CONTENT_CHARS} characters) — use at most ${LOOP_MAX_CONTENT_CHARS}`,
+      }),
+    )
+    .default(100_000),
+});
+
+const repliesSchema = z.strictObject({
+  editIntervalMs: z
+    .preprocess(
+      nullToEmpty,
+      z.strictObject({
+        direct: positiveInt('milliseconds', 1000).default(1000),
+        group: positiveInt('milliseconds', 3000).default(3000),
+      }),
+    )
+    .prefault({}),
+  showTools: bool().default(true),
+  showUsage: bool().default(false),
+});
+
+const webhookSchema = z.strictObject({
+  // url/secretToken are checked in checkCombinations: they are only required when mode is webhook.
+  url: httpUrl('give the public https URL Telegram should post to').optional(),
+  secretToken: z
+    .string({ error: 'must be a string of 1–256 characters A-Z a-z 0-9 _ -' })
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, { error: 'must be 1–256 characters of A-Z a-z 0-9 _ - (Telegram\'s rule) — generate one, e.g. openssl rand -hex 32' })
+    .optional(),
+  port: port(false).default(8443),
+  host: nonEmpty('give a bind address, e.g. 0.0.0.0').default('0.0.0.0'),
+  path: z
+    .string({ error: 'must be a path string starting with / — e.g. /telegram' })
+    .regex(/^\/\S*$/, { error: 'must start with / — e.g. /telegram' })
+    .default('/telegram'),
+});
+
+const telegramRateSchema = z.strictObject({
+  globalPerSecond: positiveInt('requests per second', 30).default(30),
+  privateChatIntervalMs: positiveInt('milliseconds', 1000).default(1000),
+  groupChatIntervalMs: positiveInt('milliseconds', 3000).default(3000),
+  groupPerMinute: positiveInt('messages per minute', 20).default(20),
+});
+
+const telegramSchema = z.strictObject({
+  token: z
+    .string({ error: requiredString('put the bot token from @BotFather here, e.g. token: ${TELEGRAM_BOT_TOKEN}') })
+    .trim()
+    .regex(/^\d+:[A-Za-z0-9_-]{30,}$/, {
+      error: 'is not a Telegram bot token (expected digits, a colon, then 30 or more of A-Z a-z 0-9 _ -) — copy the whole token @BotFather gave you',
+    }),
+  apiRoot: httpUrl('give the Bot API origin, e.g. https://api.telegram.org').default('https://api.telegram.org'),
+  mode: oneOf(TELEGRAM_MODES).default('polling'),
+  webhook: z.preprocess(nullToEmpty, webhookSchema).optional(),
+  drafts: bool().default(false),
+  rate: z.preprocess(nullToEmpty, telegramRateSchema).prefault({}),
+});
+
+const consoleSchema = z.strictObject({
+  user: z
+    .string({ error: 'must be a string — e.g. you' })
+    .regex(/^[^\s:]+$/, { error: 'must be one word without spaces or colons — e.g. you' })
+    .default('you'),
+});
+
+const opsSchema = z.strictObject({
+  httpPort: port(true).nullable().default(null),
+  httpHost: nonEmpty('give a bind address, e.g. 127.0.0.1').default('127.0.0.1'),
+  logLevel: oneOf(LOG_LEVELS).default('info'),
+  logFormat: oneOf(LOG_FORMATS).default('auto'),
+});
+
+const section = <T extends z.ZodType>(s: T) => z.preprocess(nullToEmpty, s);
+
+/** The file's schema: strict objects (unknown keys are errors), defaults applied. */
+export const configSchema = z.strictObject(
+  {
+    loop: section(loopSchema),
+    store: section(storeSchema).prefault({}),
+    access: section(accessSchema).prefault({}),
+    routing: section(routingSchema).prefault({}),
+    replies: section(repliesSchema).prefault({}),
+    telegram: section(telegramSchema).optional(),
+    console: section(consoleSchema).optional(),
+    ops: section(opsSchema).prefault({}),
+  },
+  { error: (iss) => (iss.code === 'invalid_type' ? 'the file must hold a mapping of sections (loop:, access:, …) — see config/loopbridge.example.yaml' : undefined) },
+);
+
+/** What the schema parses to, before cross-field resolution. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+// ---- schema walking (for "did you mean" and the docs test) -----------------------------------------
+
+type AnySchema = { _zod: { def: Record<string, unknown> & { type: string } } };
+
+function unwrap(s: AnySchema): AnySchema {
+  for (;;) {
+    const def = s._zod.def;
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') {
+      s = def.innerType as AnySchema;
+    } else if (def.type === 'pipe') {
+      // preprocess is a pipe from a transform into the real schema; a refinement pipe keeps its input shape.
+      const input = def.in as AnySchema;
+      s = input._zod.def.type === 'transform' ? (def.out as AnySchema) : input;
+    } else {
+      return s;
+    }
+  }
+}
+
+/** The keys an object at `path` (segments, list indexes as numbers) may hold; `[]` if not an object. */
+export function knownKeysAt(path: ReadonlyArray<string | number>): string[] {
+  let s = unwrap(configSchema as unknown as AnySchema);
+  for (const seg of path) {
+    const def = s._zod.def;
+    if (def.type === 'object') {
+      const next = (def.shape as Record<string, AnySchema>)[String(seg)];
+      if (!next) return [];
+      s = unwrap(next);
+    } else if (def.type === 'array') {
+      s = unwrap(def.element as AnySchema);
+    } else {
+      return [];
+    }
+  }
+  return s._zod.def.type === 'object' ? Object.keys(s._zod.def.shape as object) : [];
+}
+
+/** Every leaf key path the schema knows, e.g. `telegram.webhook.url` (used to check the docs cover all). */
+export function configKeyPaths(): string[] {
+  const out: string[] = [];
+  const walk = (prefix: string[]): void => {
+    for (const key of knownKeysAt(prefix)) {
+      const p = [...prefix, key];
+      if (knownKeysAt(p).length > 0) walk(p);
+      else out.push(p.join('.'));
+    }
+  };
+  walk([]);
+  return out;
+}
+
+/** `['routing', 'mentionPatterns', 1]` → `routing.mentionPatterns[1]`; `[]` → `''`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}

@@ -1,0 +1,136 @@
+// Chat commands. They act at once (they are not queued behind a running turn) and always answer.
+
+import type { LoopClient } from '../loop-api/client.js';
+import { LoopApiError } from '../loop-api/errors.js';
+import { PERMISSION_MODES, type PermissionMode } from '../loop-api/types.js';
+import type { InboundMessage } from './adapter-types.js';
+import type { Outlet } from './outlet.js';
+import type { Sessions } from './sessions.js';
+import type { Mirrors } from './mirror.js';
+
+export const COMMANDS: Record<string, string> = {
+  help: 'show this help',
+  new: 'start a fresh loop for this conversation',
+  stop: 'interrupt the running turn',
+  status: 'loop id, busy, queue length, mode',
+  mode: 'permission mode for this conversation: /mode <default|acceptEdits|bypassPermissions|plan|dontAsk|auto>',
+  attach: 'bind this conversation to an existing loop and mirror its turns: /attach <loop_id>',
+  detach: 'unbind the loop (the next message starts a new one)',
+  activation: 'groups, admins only: /activation always|mention',
+};
+
+export interface ParsedCommand {
+  name: string;
+  args: string;
+  /** `/cmd@somebot`: the bot named, if any. */
+  target?: string;
+}
+
+/** Parses `/name[@bot] args`; undefined if the text is not a command. */
+export function parseCommand(text: string): ParsedCommand | undefined {
+  const m = /^\/([A-Za-z][A-Za-z0-9_]*)(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text.trim());
+  if (!m) return undefined;
+  return { name: m[1].toLowerCase(), target: m[2], args: (m[3] ?? '').trim() };
+}
+
+export function isKnownCommand(name: string): boolean {
+  return name in COMMANDS || name === 'start';
+}
+
+export interface CommandContext {
+  outlet: Outlet;
+  message: InboundMessage;
+  sessions: Sessions;
+  mirrors: Mirrors;
+  client: LoopClient;
+  isAdmin: boolean;
+  defaultMode: PermissionMode;
+}
+
+export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promise<void> {
+  const { outlet, message, sessions, client } = ctx;
+  const reply = (text: string) => sessions.notify(outlet, message.conversation, text);
+  const conv = await sessions.conversation(message.conversation);
+  try {
+    switch (cmd.name) {
+      case 'start':
+      case 'help':
+        return reply(['**loopbridge** — each conversation talks to one loop.', ...Object.entries(COMMANDS).map(([n, d]) => `/${n} — ${d}`)].join('\n'));
+      case 'new': {
+        const old = conv.loopId;
+        conv.loopId = undefined;
+        conv.blocked = undefined;
+        conv.mirror = false;
+        await sessions.saveConversation(conv);
+        ctx.mirrors.stop(conv.key);
+        sessions.wake(conv.key);
+        return reply(old ? `🆕 Fresh start: your next message starts a new loop (the previous one, \`${old}\`, is kept).` : '🆕 Your next message starts a new loop.');
+      }
+      case 'stop': {
+        const running = sessions.running.get(conv.key);
+        const loopId = running?.loopId ?? conv.loopId;
+        if (!loopId) return reply('Nothing is running.');
+        await client.interrupt(loopId);
+        return reply(running ? '⏹ Stopping the running turn…' : 'Sent a stop to the loop.');
+      }
+      case 'status': {
+        const queued = await sessions.queueLength(conv.key);
+        const mode = conv.permissionMode ?? ctx.defaultMode;
+        if (!conv.loopId) return reply(`No loop yet (one is created with your next message). Mode: \`${mode}\`. Queued: ${queued}.`);
+        const loop = await client.getLoop(conv.loopId);
+        const lines = [
+          `Loop: \`${loop.id}\` — ${loop.title}`,
+          `Busy: ${loop.busy ? 'yes' : 'no'}${loop.archived ? ' (archived)' : ''}`,
+          `Queued here: ${queued}`,
+          `Mode: \`${mode}\``,
+        ];
+        if (conv.blocked) lines.push(`⚠️ Blocked: ${conv.blocked.reason} — send /new or /attach <loop_id>.`);
+        if (conv.mirror) lines.push('Mirroring turns from other clients.');
+        return reply(lines.join('\n'));
+      }
+      case 'mode': {
+        if (!cmd.args) return reply(`Mode: \`${conv.permissionMode ?? ctx.defaultMode}\`. Choose one of: ${PERMISSION_MODES.map((m) => `\`${m}\``).join(', ')}.`);
+        const mode = PERMISSION_MODES.find((m) => m.toLowerCase() === cmd.args.toLowerCase());
+        if (!mode) return reply(`Unknown mode \`${cmd.args}\`. Choose one of: ${PERMISSION_MODES.map((m) => `\`${m}\``).join(', ')}.`);
+        conv.permissionMode = mode;
+        await sessions.saveConversation(conv);
+        return reply(`Mode set to \`${mode}\` for this conversation.`);
+      }
+      case 'attach': {
+        const id = cmd.args.split(/\s+/)[0];
+        if (!id) return reply('Usage: /attach <loop_id>');
+        const loop = await client.getLoop(id);
+        if (loop.archived) return reply(`Loop \`${loop.id}\` is archived; it cannot take messages.`);
+        conv.loopId = loop.id;
+        conv.blocked = undefined;
+        conv.mirror = true;
+        await sessions.saveConversation(conv);
+        ctx.mirrors.start(outlet, conv, message.sender);
+        sessions.wake(conv.key);
+        return reply(`🔗 Attached to \`${loop.id}\` — ${loop.title}. Turns run from elsewhere will show here too.`);
+      }
+      case 'detach': {
+        if (!conv.loopId) return reply('Not attached to any loop.');
+        const old = conv.loopId;
+        conv.loopId = undefined;
+        conv.mirror = false;
+        await sessions.saveConversation(conv);
+        ctx.mirrors.stop(conv.key);
+        return reply(`Detached from \`${old}\`. Your next message starts a new loop.`);
+      }
+      case 'activation': {
+        if (message.conversation.isDirect) return reply('Activation applies to groups only; direct chats always answer.');
+        if (!ctx.isAdmin) return reply('Only admins can change activation.');
+        if (cmd.args !== 'always' && cmd.args !== 'mention') return reply('Usage: /activation always|mention');
+        conv.activation = cmd.args;
+        await sessions.saveConversation(conv);
+        return reply(cmd.args === 'always' ? 'I will answer every message here.' : 'I will answer only when mentioned or replied to.');
+      }
+      default:
+        return reply(`Unknown command /${cmd.name}. Send /help for the list.`);
+    }
+  } catch (err) {
+    const what = err instanceof LoopApiError ? `${err.code}: ${err.message}` : String(err);
+    return reply(`⚠️ /${cmd.name} failed — ${what}`);
+  }
+}

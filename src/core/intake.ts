@@ -1,0 +1,215 @@
+// The router: what to do with each inbound event. Own and other bots' messages are ignored; redelivered
+// messages are dropped by a durable mark; strangers are refused or offered pairing; groups need a mention
+// (or a reply to the bot, a command addressed to it, a configured pattern, or /activation always).
+// A message that passes is queued durably before the adapter may acknowledge it to the platform.
+
+import { conversationKey, qualifiedUserId, type InboundEvent, type InboundFile, type InboundMessage, type InboundPress } from './adapter-types.js';
+import type { Access } from './access.js';
+import type { ChoiceRegistry } from './choices.js';
+import { isKnownCommand, parseCommand, runCommand } from './commands.js';
+import type { Metrics } from './metrics.js';
+import type { Mirrors } from './mirror.js';
+import type { Outlet } from './outlet.js';
+import type { Sessions } from './sessions.js';
+import { keys, SEEN_TTL_MS, type QueuedMessage } from './state.js';
+import type { Store } from '../store/store.js';
+import type { LoopClient } from '../loop-api/client.js';
+import type { PermissionMode } from '../loop-api/types.js';
+
+export interface RoutingConfig {
+  requireMention: boolean;
+  mentionPatterns: string[];
+  maxQueuedPerLoop: number;
+  maxMessageChars: number;
+}
+
+export interface IntakeDeps {
+  store: Store;
+  access: Access;
+  sessions: Sessions;
+  choices: ChoiceRegistry;
+  mirrors: Mirrors;
+  client: LoopClient;
+  metrics: Metrics;
+  routing: RoutingConfig;
+  defaultMode: PermissionMode;
+  log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
+}
+
+/** What the loop accepts as images (contract §3.5). */
+const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+const MAX_IMAGES = 5;
+const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+
+export class Intake {
+  private readonly patterns: RegExp[];
+
+  constructor(private readonly deps: IntakeDeps) {
+    this.patterns = deps.routing.mentionPatterns.map((p) => new RegExp(p, 'i'));
+  }
+
+  async accept(outlet: Outlet, event: InboundEvent): Promise<void> {
+    if (event.sender.isBot || event.sender.id === outlet.bot.id) return;
+    if (event.kind === 'press') {
+      // Presses are not queued: answer in the background so the platform gets its ack now.
+      void this.press(outlet, event);
+      return;
+    }
+    await this.message(outlet, event);
+  }
+
+  private async press(outlet: Outlet, press: InboundPress): Promise<void> {
+    const { store, log } = this.deps;
+    try {
+      if (press.token.endsWith('.stop')) {
+        const rec = await store.get<{ convKey: string; loopId: string }>(`stop/${press.token.split('.')[0]}`);
+        if (!rec || rec.convKey !== conversationKey(press.conversation)) return outlet.answerPress(press, 'This button is not valid any more.');
+        const user = qualifiedUserId(press.conversation.platform, press.sender.id);
+        if (!(await this.mayUse(press.conversation.isDirect, press.conversation, user))) return outlet.answerPress(press, 'You are not allowed to do that here.');
+        await this.deps.client.interrupt(rec.loopId);
+        return outlet.answerPress(press, 'Stopping…');
+      }
+      await this.deps.choices.press(outlet, press);
+    } catch (err) {
+      log.warn({ err: String(err) }, 'handling a button press failed');
+      await outlet.answerPress(press, 'Something went wrong; please try again.').catch(() => {});
+    }
+  }
+
+  private async message(outlet: Outlet, msg: InboundMessage): Promise<void> {
+    const { store, sessions, metrics, routing } = this.deps;
+    const conv = msg.conversation;
+    const convKey = conversationKey(conv);
+    const user = qualifiedUserId(conv.platform, msg.sender.id);
+    metrics.inc('inbound_messages_total', { platform: conv.platform });
+
+    // Durable dedupe: a platform redelivery (retry, offset replay, sync replay) is dropped here.
+    if (!(await store.setIfAbsent(keys.seen(conv.platform, conv.chatId, msg.messageId), 1, { ttlMs: SEEN_TTL_MS }))) {
+      metrics.inc('inbound_duplicates_total', { platform: conv.platform });
+      return;
+    }
+
+    const text = this.stripMention(msg.text, outlet.bot.username);
+    const command = parseCommand(text);
+    if (msg.addressedElsewhere || (command?.target && outlet.bot.username && command.target.toLowerCase() !== outlet.bot.username.toLowerCase())) {
+      return store.flush();
+    }
+
+    if (conv.isDirect) {
+      if (!(await this.deps.access.directAllowed(user))) return this.refuseDirect(outlet, msg, user);
+    } else {
+      const record = await sessions.conversation(conv);
+      const addressed =
+        msg.mentionsBot ||
+        msg.replyToBot ||
+        (command !== undefined && isKnownCommand(command.name)) ||
+        this.patterns.some((p) => p.test(msg.text)) ||
+        record.activation === 'always' ||
+        (record.activation !== 'mention' && !routing.requireMention);
+      if (!addressed) return store.flush();
+      if (!(await this.deps.access.groupAllowed(conversationKey({ platform: conv.platform, chatId: conv.chatId }), user))) {
+        if (await sessions.firstNotice(`refused/${user}/${convKey}`, 3600_000)) {
+          await sessions.notify(outlet, conv, `Sorry ${msg.sender.displayName ?? ''}, you are not allowed to use this bot here. An admin can add \`${user}\` to access.users.`.replace('  ', ' '));
+        }
+        return store.flush();
+      }
+    }
+
+    if (command && isKnownCommand(command.name)) {
+      await store.flush();
+      await runCommand(command, {
+        outlet,
+        message: msg,
+        sessions,
+        mirrors: this.deps.mirrors,
+        client: this.deps.client,
+        isAdmin: this.deps.access.isAdmin(user),
+        defaultMode: this.deps.defaultMode,
+      });
+      return;
+    }
+
+    // A pending choice in this conversation takes typed answers (numbers, allow/deny, free text).
+    if (text && (await this.deps.choices.typed(outlet, convKey, msg.sender, text)) === 'answered') return store.flush();
+
+    const { files, refused } = acceptFiles(msg.files);
+    if (refused.length) {
+      await sessions.notify(outlet, conv, `⚠️ Not sent to the loop: ${refused.join('; ')}. Only images (png, jpeg, gif, webp; up to 10 MB; at most 5 per message) are supported so far.`);
+    }
+    if (!text && files.length === 0) {
+      if (!refused.length) await sessions.notify(outlet, conv, 'That message was empty, so nothing was sent to the loop.');
+      return store.flush();
+    }
+    if (text.length > routing.maxMessageChars) {
+      await sessions.notify(outlet, conv, `⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
+      return store.flush();
+    }
+    if ((await sessions.queueLength(convKey)) >= routing.maxQueuedPerLoop) {
+      await sessions.notify(outlet, conv, `⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
+      return store.flush();
+    }
+
+    const item: QueuedMessage = {
+      id: idempotencyKey(conv.platform, conv.chatId, msg.messageId),
+      convKey,
+      conversation: conv,
+      sender: msg.sender,
+      text,
+      files,
+      messageId: msg.messageId,
+      acceptedAt: Date.now(),
+    };
+    const record = await sessions.conversation(conv);
+    await sessions.saveConversation(record);
+    await store.enqueue(keys.inbox(convKey), item);
+    await store.flush();
+    metrics.inc('inbound_accepted_total', { platform: conv.platform });
+    if (sessions.running.has(convKey)) {
+      const waiting = await sessions.queueLength(convKey);
+      if (waiting > 1) await sessions.notify(outlet, conv, `📥 Queued (${waiting - 1} ahead) — it goes to the loop when the current turn ends.`);
+    }
+    sessions.wake(convKey);
+  }
+
+  private async mayUse(isDirect: boolean, conv: InboundMessage['conversation'], user: string): Promise<boolean> {
+    return isDirect ? this.deps.access.directAllowed(user) : this.deps.access.groupAllowed(conversationKey({ platform: conv.platform, chatId: conv.chatId }), user);
+  }
+
+  private async refuseDirect(outlet: Outlet, msg: InboundMessage, user: string): Promise<void> {
+    const { access, sessions, store, log } = this.deps;
+    if (access.dmPolicy === 'pairing') {
+      const code = await access.pairingCode(user, msg.sender.displayName);
+      log.info({ user, code }, 'pairing requested');
+      if (await sessions.firstNotice(`pair/${user}/${code}`, 3600_000)) {
+        await sessions.notify(outlet, msg.conversation, `🔑 This bot is private. Your pairing code is **${code}** (valid 1 hour). Ask the operator to run:\n\`loopbridge pairing approve ${code}\``);
+      }
+    } else if (await sessions.firstNotice(`refused/${user}`, 3600_000)) {
+      await sessions.notify(outlet, msg.conversation, `Sorry, this bot is private. An admin can allow you by adding \`${user}\` to access.users.`);
+    }
+    await store.flush();
+  }
+
+  private stripMention(text: string, username?: string): string {
+    let t = text.trim();
+    if (username) t = t.replace(new RegExp(`(^|\\s)@${username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b[:,]?`, 'gi'), ' ').trim();
+    return t;
+  }
+}
+
+/** The platform message id is stable across redelivery and restarts, so the server dedupes retries too. */
+export function idempotencyKey(platform: string, chatId: string, messageId: string): string {
+  return `lb:${platform}:${chatId}:${messageId}`.slice(0, 256);
+}
+
+function acceptFiles(files: InboundFile[]): { files: InboundFile[]; refused: string[] } {
+  const ok: InboundFile[] = [];
+  const refused: string[] = [];
+  for (const f of files) {
+    const name = f.filename ?? f.mimeType;
+    if (!IMAGE_TYPES.has(f.mimeType)) refused.push(`${name} (${f.mimeType} is not supported yet)`);
+    else if (f.size !== undefined && f.size > MAX_IMAGE_BYTES) refused.push(`${name} (larger than 10 MB)`);
+    else if (ok.length >= MAX_IMAGES) refused.push(`${name} (more than 5 images)`);
+    else ok.push(f);
+  }
+  return { files: ok, refused };
+}

@@ -1,0 +1,188 @@
+// A reply that grows: one or more platform messages kept in step with the rendered turn. Each step makes
+// exactly one platform call through the scheduler, reading the newest wanted state when it runs, so any
+// number of updates between two calls coalesce into one edit. New chunks and the final state go at send
+// priority; intermediate edits wait for the live pace and yield to everything else.
+
+import type { ChatAdapter, ConversationRef, MessageRef, OutboundMessage } from './adapter-types.js';
+import { PlatformError } from './adapter-types.js';
+import { Priority, TaskCancelledError, type RateScheduler, type ScheduledTask, type SchedulerTarget } from './rate-scheduler.js';
+
+/** One platform message of the live reply as last delivered. */
+export interface DeliveredChunk {
+  ref: MessageRef;
+  /** Text + buttons signature of what the platform shows. */
+  sig: string;
+  finalized: boolean;
+}
+
+export interface LiveMessageDeps {
+  adapter: ChatAdapter;
+  scheduler: RateScheduler;
+  conversation: ConversationRef;
+  target: SchedulerTarget;
+  /** Minimum ms between intermediate edits of this reply. */
+  editIntervalMs: number;
+  /** Called after every change of the delivered list (to persist refs for restart). */
+  onDelivered?: (chunks: DeliveredChunk[]) => void;
+  /** Called when wanted content reaches the platform: ms it waited (staleness). */
+  onStaleness?: (ms: number) => void;
+  signal: AbortSignal;
+  now?: () => number;
+}
+
+export class LiveMessage {
+  private wanted: OutboundMessage[] = [];
+  private delivered: DeliveredChunk[];
+  private final = false;
+  private task: ScheduledTask<void> | null = null;
+  private taskPriority = Priority.Typing;
+  private paceTimer: NodeJS.Timeout | null = null;
+  private lastEditAt = 0;
+  private dirtySince: number | null = null;
+  private failure: unknown = null;
+  private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private readonly now: () => number;
+
+  constructor(
+    private readonly deps: LiveMessageDeps,
+    delivered: DeliveredChunk[] = [],
+  ) {
+    this.delivered = delivered.map((d) => ({ ...d }));
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The platform messages so far. */
+  chunks(): DeliveredChunk[] {
+    return this.delivered.map((d) => ({ ...d }));
+  }
+
+  /** Sets the wanted content (intermediate). Empty chunks mean "nothing to show yet". */
+  update(messages: OutboundMessage[]): void {
+    if (this.final) return;
+    this.setWanted(messages);
+  }
+
+  /** Sets the final content and resolves once every chunk shows it (and adapters were told it is final). */
+  finish(messages: OutboundMessage[]): Promise<void> {
+    this.final = true;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.setWanted(messages);
+    return done;
+  }
+
+  /** Stops scheduling (shutdown); pending waits reject. */
+  abandon(): void {
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.task?.cancel();
+    this.settle(new TaskCancelledError('abandoned'));
+  }
+
+  private setWanted(messages: OutboundMessage[]): void {
+    this.wanted = messages.filter((m) => m.text.trim() !== '' || m.buttons?.length).map((m) => ({ ...m, live: true }));
+    if (this.dirtySince === null && this.hasWork()) this.dirtySince = this.now();
+    this.kick();
+  }
+
+  private hasWork(): boolean {
+    if (this.wanted.length === 0) return false;
+    // Chunks only ever grow in number (text is appended), so surplus delivered chunks need no work.
+    if (this.delivered.length < this.wanted.length) return true;
+    return this.wanted.some((m, i) => sig(m) !== this.delivered[i].sig || (this.final && !this.delivered[i].finalized));
+  }
+
+  private kick(): void {
+    if (this.failure || this.deps.signal.aborted) return;
+    if (!this.hasWork()) {
+      if (this.final) this.settle(null);
+      return;
+    }
+    const urgent = this.final || this.delivered.length < this.wanted.length;
+    const priority = urgent ? Priority.Send : Priority.Edit;
+    if (this.task) {
+      if (this.task.started || this.taskPriority <= priority) return; // it will read the newest state
+      this.task.cancel();
+      this.task = null;
+    }
+    if (!urgent) {
+      const wait = this.lastEditAt + this.deps.editIntervalMs - this.now();
+      if (wait > 0) {
+        if (!this.paceTimer) {
+          this.paceTimer = setTimeout(() => {
+            this.paceTimer = null;
+            this.kick();
+          }, wait);
+        }
+        return;
+      }
+    }
+    if (this.paceTimer) {
+      clearTimeout(this.paceTimer);
+      this.paceTimer = null;
+    }
+    this.taskPriority = priority;
+    const task = this.deps.scheduler.schedule(this.deps.target, priority, () => this.step());
+    this.task = task;
+    task.promise.then(
+      () => {
+        if (this.task === task) this.task = null;
+        this.kick();
+      },
+      (err) => {
+        if (this.task === task) this.task = null;
+        if (err instanceof TaskCancelledError) return;
+        this.failure = err;
+        this.settle(err);
+      },
+    );
+  }
+
+  /** One platform call: the first missing chunk, else the first changed one, else a finalisation. */
+  private async step(): Promise<void> {
+    const { adapter, conversation, signal } = this.deps;
+    const i = this.delivered.length < this.wanted.length ? this.delivered.length : this.firstChanged();
+    if (i < 0) return;
+    const message = this.wanted[i];
+    const s = sig(message);
+    if (i === this.delivered.length) {
+      const ref = await adapter.send(conversation, message, signal);
+      this.delivered.push({ ref, sig: s, finalized: false });
+    } else if (this.delivered[i].sig !== s) {
+      try {
+        await adapter.edit(this.delivered[i].ref, message, signal);
+        this.lastEditAt = this.now();
+        this.delivered[i] = { ...this.delivered[i], sig: s };
+      } catch (err) {
+        // The message is gone (deleted by someone): post this chunk anew rather than lose it.
+        if (!(err instanceof PlatformError) || !err.permanent) throw err;
+        const ref = await adapter.send(conversation, message, signal);
+        this.delivered[i] = { ref, sig: s, finalized: false };
+      }
+    }
+    if (this.final && this.delivered[i].sig === s && !this.delivered[i].finalized) {
+      await adapter.finalized?.(this.delivered[i].ref, message);
+      this.delivered[i].finalized = true;
+    }
+    if (!this.hasWork() && this.dirtySince !== null) {
+      this.deps.onStaleness?.(this.now() - this.dirtySince);
+      this.dirtySince = null;
+    }
+    this.deps.onDelivered?.(this.chunks());
+  }
+
+  private firstChanged(): number {
+    for (let i = 0; i < this.wanted.length; i++) {
+      if (sig(this.wanted[i]) !== this.delivered[i].sig) return i;
+      if (this.final && !this.delivered[i].finalized) return i;
+    }
+    return -1;
+  }
+
+  private settle(err: unknown): void {
+    const waiters = this.waiters.splice(0);
+    for (const w of waiters) (err ? w.reject(err) : w.resolve());
+  }
+}
+
+function sig(m: OutboundMessage): string {
+  return m.buttons?.length ? `${m.text}\u0000${JSON.stringify(m.buttons)}` : m.text;
+}

@@ -1,0 +1,49 @@
+// An adapter together with its scheduler: the one way the core talks to a platform, so every call counts
+// against that platform's budget.
+
+import type { BotIdentity, ChatAdapter, ConversationRef, InboundPress, MessageRef, OutboundMessage } from './adapter-types.js';
+import { conversationKey } from './adapter-types.js';
+import { Priority, RateScheduler, type SchedulerTarget } from './rate-scheduler.js';
+import type { Metrics } from './metrics.js';
+
+export class Outlet {
+  readonly scheduler: RateScheduler;
+  bot: BotIdentity = { id: '' };
+
+  constructor(
+    readonly adapter: ChatAdapter,
+    private readonly signal: AbortSignal,
+    metrics: Metrics,
+  ) {
+    this.scheduler = new RateScheduler(adapter.capabilities.rate, {
+      onRateLimited: () => metrics.inc('platform_rate_limited_total', { platform: adapter.platform }),
+    });
+  }
+
+  target(conversation: ConversationRef): SchedulerTarget {
+    // The budget is per chat, not per thread: topics and threads share their chat's limits.
+    return { chatKey: conversationKey({ platform: conversation.platform, chatId: conversation.chatId }), isGroup: !conversation.isDirect };
+  }
+
+  send(conversation: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
+    return this.scheduler.schedule(this.target(conversation), Priority.Send, () => this.adapter.send(conversation, message, this.signal)).promise;
+  }
+
+  edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
+    return this.scheduler.schedule(this.target(ref.conversation), Priority.Send, () => this.adapter.edit(ref, message, this.signal)).promise;
+  }
+
+  answerPress(press: InboundPress, notice: string | undefined): Promise<void> {
+    const answer = this.adapter.answerPress;
+    if (!answer) return Promise.resolve();
+    return this.scheduler.schedule(this.target(press.conversation), Priority.Send, () => answer.call(this.adapter, press, notice, this.signal)).promise;
+  }
+
+  typing(conversation: ConversationRef): void {
+    const typing = this.adapter.typing;
+    if (!typing) return;
+    this.scheduler
+      .schedule(this.target(conversation), Priority.Typing, () => typing.call(this.adapter, conversation, this.signal))
+      .promise.catch(() => {}); // best effort by nature
+  }
+}

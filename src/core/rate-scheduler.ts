@@ -1,0 +1,266 @@
+// One scheduler per adapter through which every outbound platform call goes. It keeps the platform's
+// budget (a global sliding window, a minimum interval per chat, a per-minute cap per group) so that 429s
+// are the exception, and when one comes anyway it waits what the platform said before that chat's next
+// call. Under pressure the cheapest work yields first: typing before edits before sends/finals.
+
+import { PlatformError, PlatformRateLimitError, type RateBudget } from './adapter-types.js';
+
+/** Lower runs first. Sends, choices and finals are never dropped; edits merge; typing is droppable. */
+export enum Priority {
+  Send = 0,
+  Delete = 1,
+  Edit = 2,
+  Typing = 3,
+}
+
+export interface SchedulerTarget {
+  /** The chat the call counts against (conversation chat id, platform-qualified). */
+  chatKey: string;
+  isGroup: boolean;
+}
+
+export interface ScheduledTask<T> {
+  readonly promise: Promise<T>;
+  /** Removes the task if it has not started; its promise rejects with TaskCancelledError. */
+  cancel(): boolean;
+  readonly started: boolean;
+}
+
+export class TaskCancelledError extends Error {
+  override readonly name = 'TaskCancelledError';
+}
+
+export interface SchedulerStats {
+  calls: number;
+  rateLimited: number;
+  /** Total milliseconds chats were held back by a platform 429. */
+  rateLimitWaitMs: number;
+  droppedTyping: number;
+  retries: number;
+}
+
+export interface SchedulerOptions {
+  now?: () => number;
+  /** Attempts for a call failing with a non-permanent PlatformError (5xx, network). Default 3. */
+  maxAttempts?: number;
+  /** Base backoff for those retries, ms. Default 500. */
+  retryBaseMs?: number;
+  onRateLimited?: (target: SchedulerTarget, retryAfterMs: number) => void;
+}
+
+interface Task {
+  seq: number;
+  priority: Priority;
+  target: SchedulerTarget;
+  run: () => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  attempts: number;
+  started: boolean;
+  cancelled: boolean;
+}
+
+interface ChatState {
+  queue: Task[];
+  /** Earliest time the next call may start. */
+  nextAt: number;
+  /** Start times within the last minute (groups only). */
+  minute: number[];
+  inFlight: boolean;
+}
+
+export class RateScheduler {
+  private readonly chats = new Map<string, ChatState>();
+  private readonly global: number[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private closed = false;
+  readonly stats: SchedulerStats = { calls: 0, rateLimited: 0, rateLimitWaitMs: 0, droppedTyping: 0, retries: 0 };
+  private readonly now: () => number;
+
+  constructor(
+    private budget: RateBudget,
+    private readonly options: SchedulerOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Queues one platform call. */
+  schedule<T>(target: SchedulerTarget, priority: Priority, run: () => Promise<T>): ScheduledTask<T> {
+    if (this.closed) {
+      const p = Promise.reject(new TaskCancelledError('scheduler closed'));
+      p.catch(() => {});
+      return { promise: p, cancel: () => false, started: false };
+    }
+    const chat = this.chat(target.chatKey);
+    // A typing indicator is pointless when the chat already has work waiting: drop it.
+    if (priority === Priority.Typing && chat.queue.length > 0) {
+      this.stats.droppedTyping++;
+      return { promise: Promise.resolve(undefined as T), cancel: () => false, started: false };
+    }
+    let task!: Task;
+    const promise = new Promise<T>((resolve, reject) => {
+      task = {
+        seq: this.seq++,
+        priority,
+        target,
+        run,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        attempts: 0,
+        started: false,
+        cancelled: false,
+      };
+    });
+    insertSorted(chat.queue, task);
+    this.pump();
+    return {
+      promise,
+      cancel: () => {
+        if (task.started || task.cancelled) return false;
+        task.cancelled = true;
+        const i = chat.queue.indexOf(task);
+        if (i >= 0) chat.queue.splice(i, 1);
+        task.reject(new TaskCancelledError('cancelled'));
+        return true;
+      },
+      get started() {
+        return task.started;
+      },
+    };
+  }
+
+  /** Tasks waiting (not started) across all chats. */
+  pending(): number {
+    let n = 0;
+    for (const c of this.chats.values()) n += c.queue.length;
+    return n;
+  }
+
+  /** Rejects every waiting task and stops. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const chat of this.chats.values()) {
+      for (const t of chat.queue.splice(0)) t.reject(new TaskCancelledError('scheduler closed'));
+    }
+  }
+
+  private chat(key: string): ChatState {
+    let c = this.chats.get(key);
+    if (!c) {
+      c = { queue: [], nextAt: 0, minute: [], inFlight: false };
+      this.chats.set(key, c);
+    }
+    return c;
+  }
+
+  /** Earliest time a call for this chat may start, given every budget. */
+  private readyAt(chat: ChatState, isGroup: boolean, now: number): number {
+    let at = chat.nextAt;
+    if (isGroup && this.budget.groupPerMinute > 0) {
+      while (chat.minute.length && chat.minute[0] <= now - 60_000) chat.minute.shift();
+      if (chat.minute.length >= this.budget.groupPerMinute) at = Math.max(at, chat.minute[0] + 60_000);
+    }
+    return at;
+  }
+
+  private globalReadyAt(now: number): number {
+    while (this.global.length && this.global[0] <= now - 1000) this.global.shift();
+    return this.global.length >= this.budget.globalPerSecond ? this.global[0] + 1000 : now;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    for (;;) {
+      const now = this.now();
+      const globalAt = this.globalReadyAt(now);
+      let best: { chat: ChatState; task: Task } | null = null;
+      let wakeAt = Infinity;
+      for (const [key, chat] of this.chats) {
+        if (chat.inFlight) continue;
+        const head = chat.queue[0];
+        if (!head) {
+          if (chat.nextAt <= now && chat.minute.length === 0) this.chats.delete(key);
+          continue;
+        }
+        const at = this.readyAt(chat, head.target.isGroup, now);
+        if (at > now) {
+          wakeAt = Math.min(wakeAt, at);
+          continue;
+        }
+        if (!best || head.priority < best.task.priority || (head.priority === best.task.priority && head.seq < best.task.seq)) {
+          best = { chat, task: head };
+        }
+      }
+      if (!best) return this.arm(wakeAt);
+      if (globalAt > now) return this.arm(globalAt);
+      this.start(best.chat, best.task, now);
+    }
+  }
+
+  private arm(at: number): void {
+    if (at === Infinity || (this.timer && this.timerAt <= at)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.max(0, at - this.now()));
+    this.timer.unref?.();
+  }
+
+  private start(chat: ChatState, task: Task, now: number): void {
+    chat.queue.shift();
+    chat.inFlight = true;
+    task.started = true;
+    task.attempts++;
+    this.stats.calls++;
+    this.global.push(now);
+    if (task.target.isGroup) chat.minute.push(now);
+    const interval = task.target.isGroup ? this.budget.groupChatIntervalMs : this.budget.privateChatIntervalMs;
+    chat.nextAt = now + interval;
+    task
+      .run()
+      .then(
+        (v) => task.resolve(v),
+        (err) => this.failed(chat, task, err),
+      )
+      .finally(() => {
+        chat.inFlight = false;
+        this.pump();
+      });
+  }
+
+  private failed(chat: ChatState, task: Task, err: unknown): void {
+    if (this.closed) return task.reject(err);
+    if (err instanceof PlatformRateLimitError) {
+      // The platform's word wins: hold this chat back for as long as it said, then retry the same call.
+      this.stats.rateLimited++;
+      this.stats.rateLimitWaitMs += err.retryAfterMs;
+      chat.nextAt = Math.max(chat.nextAt, this.now() + err.retryAfterMs);
+      this.options.onRateLimited?.(task.target, err.retryAfterMs);
+      task.started = false;
+      chat.queue.unshift(task);
+      return;
+    }
+    const max = this.options.maxAttempts ?? 3;
+    if (err instanceof PlatformError && !err.permanent && task.attempts < max) {
+      this.stats.retries++;
+      const backoff = (this.options.retryBaseMs ?? 500) * 2 ** (task.attempts - 1);
+      chat.nextAt = Math.max(chat.nextAt, this.now() + backoff);
+      task.started = false;
+      chat.queue.unshift(task);
+      return;
+    }
+    task.reject(err);
+  }
+}
+
+function insertSorted(queue: Task[], task: Task): void {
+  let i = queue.length;
+  while (i > 0 && queue[i - 1].priority > task.priority) i--;
+  queue.splice(i, 0, task);
+}

@@ -1,0 +1,240 @@
+// The session manager: conversation → loop, one worker per conversation draining its durable FIFO one
+// turn at a time (the server would otherwise inject a second message into the running turn), one turn at a
+// time per loop, and the clear answers for a loop that is archived, missing or unreachable.
+
+import { randomBytes } from 'node:crypto';
+import type { LoopClient } from '../loop-api/client.js';
+import { LoopApiError, LoopArchivedError, LoopNotFoundError, LoopPermissionError } from '../loop-api/errors.js';
+import type { PermissionMode } from '../loop-api/types.js';
+import type { Store } from '../store/store.js';
+import type { ConversationRef } from './adapter-types.js';
+import { conversationKey } from './adapter-types.js';
+import type { Metrics } from './metrics.js';
+import type { Outlet } from './outlet.js';
+import { keys, type ConversationRecord, type QueuedMessage, type TurnRecord } from './state.js';
+import type { TurnRunner } from './turn-runner.js';
+
+export interface SessionDeps {
+  client: LoopClient;
+  store: Store;
+  runner: TurnRunner;
+  metrics: Metrics;
+  defaultPermissionMode: PermissionMode;
+  outletFor: (platform: string) => Outlet | undefined;
+  log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  /** Backoff while the loop server is unreachable, ms. Defaults 1000 → 30000. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+export class Sessions {
+  private readonly draining = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly loopLocks = new Map<string, Promise<unknown>>();
+  /** convKey → stop token and loop of the running turn (for /stop and the Stop button). */
+  readonly running = new Map<string, { loopId: string; stopToken: string }>();
+  private readonly abort = new AbortController();
+  private stopping = false;
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  async conversation(ref: ConversationRef): Promise<ConversationRecord> {
+    const key = conversationKey(ref);
+    return (await this.deps.store.get<ConversationRecord>(keys.conv(key))) ?? { key, ref };
+  }
+
+  async saveConversation(rec: ConversationRecord): Promise<void> {
+    await this.deps.store.set(keys.conv(rec.key), rec);
+  }
+
+  async queueLength(convKey: string): Promise<number> {
+    return (await this.deps.store.items(keys.inbox(convKey))).length;
+  }
+
+  /** Starts (or re-runs) the worker of a conversation. */
+  wake(convKey: string): void {
+    if (this.stopping) return;
+    if (this.draining.has(convKey)) {
+      this.again.add(convKey);
+      return;
+    }
+    const p = this.drain(convKey)
+      .catch((err) => this.deps.log.error({ err: String(err), convKey }, 'conversation worker failed'))
+      .finally(() => {
+        this.draining.delete(convKey);
+        if (this.again.delete(convKey)) this.wake(convKey);
+      });
+    this.draining.set(convKey, p);
+  }
+
+  /** Resumes every conversation with queued messages or a turn in flight (after a restart). */
+  async resumeAll(): Promise<number> {
+    const convs = new Set<string>();
+    for (const q of await this.deps.store.queues(keys.inboxPrefix)) convs.add(q.slice(keys.inboxPrefix.length));
+    for (const [k] of await this.deps.store.list(keys.turnPrefix)) convs.add(k.slice(keys.turnPrefix.length));
+    for (const c of convs) this.wake(c);
+    return convs.size;
+  }
+
+  /** Stops taking new turns, aborts streams (their records stay for the next start) and waits for workers. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await Promise.allSettled([...this.draining.values()]);
+  }
+
+  private async drain(convKey: string): Promise<void> {
+    const { store, log } = this.deps;
+    let delay = this.deps.retryMinMs ?? 1000;
+    while (!this.stopping) {
+      const item = await store.peek<QueuedMessage>(keys.inbox(convKey));
+      if (!item) {
+        await store.delete(keys.turn(convKey)); // a record without its message is stale
+        return;
+      }
+      const conv = await this.conversation(item.conversation);
+      if (conv.blocked) return; // kept until /new or /attach unblocks it
+      const outlet = this.deps.outletFor(item.conversation.platform);
+      if (!outlet) {
+        log.warn({ convKey }, 'no adapter for this platform is running; message kept');
+        return;
+      }
+      try {
+        await this.runOne(outlet, conv, item);
+        delay = this.deps.retryMinMs ?? 1000;
+        await store.dequeue(keys.inbox(convKey));
+        await store.delete(keys.turn(convKey));
+        await store.flush();
+      } catch (err) {
+        if (this.stopping) return;
+        if (await this.blocked(outlet, conv, item, err)) return;
+        if (err instanceof LoopApiError && !err.retryable) {
+          // A refusal that retrying cannot fix (e.g. content the server rejects): say so, drop the message.
+          log.warn({ convKey, code: err.code }, 'loop refused the message');
+          await this.notify(outlet, item.conversation, `⚠️ The loop refused this message (${err.code}): ${err.message}`);
+          await store.dequeue(keys.inbox(convKey));
+          await store.delete(keys.turn(convKey));
+          await store.flush();
+          continue;
+        }
+        log.warn({ convKey, err: String(err) }, 'loop server unreachable; will retry');
+        this.deps.metrics.inc('loop_errors_total', { kind: 'unreachable' });
+        if (await this.firstNotice(`down/${convKey}`, 10 * 60_000)) {
+          await this.notify(outlet, item.conversation, '⏳ The loop server is unreachable right now. Your message is kept and will be sent as soon as it is back.');
+        }
+        await sleep(delay, this.abort.signal);
+        delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
+      }
+    }
+  }
+
+  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage): Promise<void> {
+    const { store } = this.deps;
+    const previous = await store.get<TurnRecord>(keys.turn(conv.key));
+    const resume = previous && previous.itemId === item.id ? previous : undefined;
+    const loopId = resume?.loopId ?? conv.loopId ?? (await this.createLoop(conv, item));
+    await this.withLoop(loopId, async () => {
+      const stopToken = `${randomBytes(12).toString('base64url')}.stop`;
+      this.running.set(conv.key, { loopId, stopToken });
+      await store.set(`stop/${stopToken.split('.')[0]}`, { convKey: conv.key, loopId }, { ttlMs: 24 * 3600_000 });
+      try {
+        await this.deps.runner.run({
+          outlet,
+          item,
+          loopId,
+          permissionMode: conv.permissionMode ?? this.deps.defaultPermissionMode,
+          previous: resume,
+          signal: this.abort.signal,
+          stopToken,
+        });
+      } finally {
+        this.running.delete(conv.key);
+      }
+    });
+  }
+
+  private async createLoop(conv: ConversationRecord, item: QueuedMessage): Promise<string> {
+    const title = item.text.replace(/\s+/g, ' ').trim().slice(0, 80) || 'Chat';
+    const loop = await this.deps.client.createLoop(
+      {
+        title,
+        metadata: {
+          bridge: 'loopbridge',
+          platform: conv.ref.platform,
+          conversation: conv.key,
+          chat_id: conv.ref.chatId,
+          ...(conv.ref.threadId ? { thread_id: conv.ref.threadId } : {}),
+        },
+      },
+      { signal: this.abort.signal },
+    );
+    const fresh = await this.conversation(conv.ref);
+    fresh.loopId = loop.id;
+    await this.saveConversation(fresh);
+    await this.deps.store.flush();
+    this.deps.log.info({ convKey: conv.key, loopId: loop.id }, 'created loop');
+    return loop.id;
+  }
+
+  /** Archived/missing/foreign loop: keep the message, block the conversation, tell the user what to do. */
+  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, err: unknown): Promise<boolean> {
+    let reason: NonNullable<ConversationRecord['blocked']>['reason'];
+    if (err instanceof LoopArchivedError) reason = 'loop_archived';
+    else if (err instanceof LoopNotFoundError && err.code === 'loop_not_found') reason = 'loop_not_found';
+    else if (err instanceof LoopPermissionError && err.code === 'not_loop_owner') reason = 'not_loop_owner';
+    else return false;
+    const fresh = await this.conversation(conv.ref);
+    const loopId = fresh.loopId ?? '(unknown)';
+    fresh.blocked = { reason, loopId };
+    await this.saveConversation(fresh);
+    await this.deps.store.delete(keys.turn(conv.key));
+    await this.deps.store.flush();
+    const why =
+      reason === 'loop_archived'
+        ? `was archived elsewhere`
+        : reason === 'loop_not_found'
+          ? `no longer exists on the loop server`
+          : `belongs to another user of the loop server`;
+    await this.notify(
+      outlet,
+      item.conversation,
+      `⚠️ This conversation's loop \`${loopId}\` ${why}. Your message is kept: send /new to start a fresh loop (it goes there), or /attach <loop_id> to use another.`,
+    );
+    return true;
+  }
+
+  /** Runs fn with the loop to ourselves (two conversations may share a loop after /attach). */
+  private async withLoop<T>(loopId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.loopLocks.get(loopId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.loopLocks.set(loopId, tail);
+    void tail.then(() => {
+      if (this.loopLocks.get(loopId) === tail) this.loopLocks.delete(loopId);
+    });
+    return next;
+  }
+
+  /** True the first time in `ttlMs` (so outage notices don't repeat for every retry). */
+  async firstNotice(what: string, ttlMs: number): Promise<boolean> {
+    return this.deps.store.setIfAbsent(keys.noticed(what), 1, { ttlMs });
+  }
+
+  async notify(outlet: Outlet, conversation: ConversationRef, text: string): Promise<void> {
+    await outlet.send(conversation, { text }).catch((err) => this.deps.log.warn({ err: String(err) }, 'could not send a notice'));
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,100 @@
+// The records the core keeps in the Store, and their keys. One place, so the layout is visible at a glance.
+
+import type { PermissionMode, PermissionPayload, QuestionPayload } from '../loop-api/types.js';
+import type { ConversationRef, InboundFile, MessageRef, OutboundMessage, Sender } from './adapter-types.js';
+import type { DeliveredChunk } from './live-message.js';
+import type { TurnProgress } from './turn-view.js';
+
+export interface ConversationRecord {
+  key: string;
+  ref: ConversationRef;
+  /** Bound loop; absent until the first turn creates one (or after /new). */
+  loopId?: string;
+  permissionMode?: PermissionMode;
+  /** Group activation override (admins): 'always' answers without a mention. */
+  activation?: 'always' | 'mention';
+  /** Set when the bound loop cannot take messages (archived elsewhere, deleted); cleared by /new or /attach. */
+  blocked?: { reason: 'loop_archived' | 'loop_not_found' | 'not_loop_owner'; loopId: string };
+  /** /attach: mirror turns other clients run on the loop. */
+  mirror?: boolean;
+}
+
+/** A user message accepted durably and waiting for (or in) its turn. */
+export interface QueuedMessage {
+  /** Idempotency key, derived from the platform message id (stable across redelivery and restarts). */
+  id: string;
+  convKey: string;
+  conversation: ConversationRef;
+  sender: Sender;
+  text: string;
+  files: InboundFile[];
+  messageId: string;
+  acceptedAt: number;
+}
+
+/** The turn in flight for a conversation (at most one). Survives restarts. */
+export interface TurnRecord {
+  itemId: string;
+  loopId: string;
+  /** sending: the POST may not have reached the server; streaming: it did; final: the end is known. */
+  phase: 'sending' | 'streaming' | 'final';
+  progress: TurnProgress;
+  chunks: DeliveredChunk[];
+  startedAt: number;
+}
+
+export type ChoiceState = 'pending' | 'answered' | 'expired';
+
+export interface ChoiceRecord {
+  token: string;
+  convKey: string;
+  conversation: ConversationRef;
+  loopId: string;
+  choiceId: string;
+  kind: 'permission' | 'question';
+  permission?: PermissionPayload & { summary?: string };
+  question?: QuestionPayload;
+  /** Platform-qualified ids allowed to answer besides admins (the person whose message started the turn). */
+  owners: string[];
+  ownerName?: string;
+  state: ChoiceState;
+  outcome?: string;
+  /** Question flow: index of the question being asked, answers so far, toggled options (multi-select). */
+  step: number;
+  answers: Record<string, string>;
+  toggled: number[];
+  message?: MessageRef;
+  createdAt: number;
+}
+
+export interface PairingRecord {
+  code: string;
+  user: string;
+  displayName?: string;
+  createdAt: number;
+}
+
+export const keys = {
+  conv: (convKey: string) => `conv/${convKey}`,
+  inbox: (convKey: string) => `inbox/${convKey}`,
+  inboxPrefix: 'inbox/',
+  turn: (convKey: string) => `turn/${convKey}`,
+  turnPrefix: 'turn/',
+  seen: (platform: string, chatId: string, messageId: string) => `seen/${platform}/${chatId}/${messageId}`,
+  choice: (token: string) => `choice/${token}`,
+  choiceIndex: (loopId: string, choiceId: string) => `choiceidx/${loopId}/${choiceId}`,
+  /** The choice awaiting an answer in a conversation (for typed answers). */
+  pendingChoice: (convKey: string) => `pendingchoice/${convKey}`,
+  pairingCode: (code: string) => `pair/code/${code}`,
+  pairingCodePrefix: 'pair/code/',
+  pairingUser: (user: string) => `pair/user/${user}`,
+  paired: (user: string) => `paired/${user}`,
+  /** Rate limit for repeated notices to the same person (refusals, outage notices). */
+  noticed: (what: string) => `noticed/${what}`,
+} as const;
+
+/** Renders a choice or notice as the adapter's outbound message. */
+export type Outbound = OutboundMessage;
+
+/** Dedupe marks outlive every platform's redelivery window (Slack retries for ~5 min; Telegram keeps 24 h). */
+export const SEEN_TTL_MS = 7 * 24 * 3600_000;

@@ -1,0 +1,166 @@
+// Runs one turn: sends the user's message (or re-follows it after a restart), folds the events into a
+// view, keeps the live reply in step, shows choices, and delivers the exact final render. The turn record
+// is persisted as it goes so a killed daemon can pick up where it was.
+
+import type { LoopClient } from '../loop-api/client.js';
+import { followTurn } from '../loop-api/follower.js';
+import type { ImageInput, ImageMediaType, PermissionMode, TurnEvent } from '../loop-api/types.js';
+import type { Store } from '../store/store.js';
+import type { OutboundMessage } from './adapter-types.js';
+import type { ChoiceRegistry } from './choices.js';
+import { LiveMessage } from './live-message.js';
+import type { Metrics } from './metrics.js';
+import type { Outlet } from './outlet.js';
+import { renderTurn } from './render.js';
+import { keys, type QueuedMessage, type TurnRecord } from './state.js';
+import { applyEvent, newProgress, usageFooter } from './turn-view.js';
+
+export interface TurnRunnerDeps {
+  client: LoopClient;
+  store: Store;
+  choices: ChoiceRegistry;
+  metrics: Metrics;
+  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean };
+  log: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
+  /** Persist the in-flight record at most this often while streaming, ms. Default 500. */
+  persistEveryMs?: number;
+}
+
+export interface TurnInput {
+  outlet: Outlet;
+  item: QueuedMessage;
+  loopId: string;
+  permissionMode: PermissionMode;
+  /** The record left by a previous run of this same turn (restart). */
+  previous?: TurnRecord;
+  signal: AbortSignal;
+  /** Stop-button token for this turn (native buttons only). */
+  stopToken?: string;
+}
+
+export class TurnRunner {
+  constructor(private readonly deps: TurnRunnerDeps) {}
+
+  async run(input: TurnInput): Promise<void> {
+    const { outlet, item, loopId, signal } = input;
+    const { store, metrics } = this.deps;
+    const turnKey = keys.turn(item.convKey);
+    const conv = item.conversation;
+    const record: TurnRecord = input.previous
+      ? { ...input.previous }
+      : { itemId: item.id, loopId, phase: 'sending', progress: newProgress(), chunks: [], startedAt: Date.now() };
+    const live = new LiveMessage(
+      {
+        adapter: outlet.adapter,
+        scheduler: outlet.scheduler,
+        conversation: conv,
+        target: outlet.target(conv),
+        editIntervalMs: conv.isDirect ? this.deps.replies.editIntervalMs.direct : this.deps.replies.editIntervalMs.group,
+        signal,
+        onDelivered: (chunks) => {
+          record.chunks = chunks;
+          persist(true);
+        },
+        onStaleness: (ms) => metrics.inc('live_staleness_ms_sum', {}, ms),
+      },
+      record.chunks,
+    );
+
+    let lastPersist = 0;
+    const persistEvery = this.deps.persistEveryMs ?? 500;
+    const persist = (force = false) => {
+      const now = Date.now();
+      if (!force && now - lastPersist < persistEvery) return;
+      lastPersist = now;
+      void store.set(turnKey, record).catch(() => {});
+    };
+    const render = (final: boolean): OutboundMessage[] => this.render(outlet, record, final, input.stopToken);
+
+    metrics.inc('turns_started_total', { platform: conv.platform });
+    if (record.phase !== 'final') {
+      // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
+      // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
+      record.progress = newProgress();
+      await store.set(turnKey, record);
+      await store.flush();
+      const images = await this.images(input);
+      const events = followTurn(
+        this.deps.client,
+        loopId,
+        { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
+        { idempotencyKey: item.id, signal },
+      );
+      let lastTyping = 0;
+      for await (const ev of events as AsyncIterable<TurnEvent>) {
+        if (ev.type === 'started' && record.phase === 'sending') {
+          record.phase = 'streaming';
+          persist(true);
+        }
+        const changed = applyEvent(record.progress, ev);
+        await this.sideEffects(input, record, ev);
+        if (Date.now() - lastTyping > 4000 && !record.progress.ended) {
+          lastTyping = Date.now();
+          outlet.typing(conv);
+        }
+        if (changed) {
+          live.update(render(false));
+          persist();
+        }
+        if (record.progress.ended) break;
+      }
+      if (!record.progress.ended) {
+        // The follower only stops early when aborted (shutdown): keep the record for the next start.
+        persist(true);
+        live.abandon();
+        throw new Error('turn interrupted by shutdown');
+      }
+      record.phase = 'final';
+      await store.set(turnKey, record);
+      await store.flush();
+    }
+    await live.finish(render(true));
+    await this.deps.choices.turnEnded(outlet, loopId);
+    metrics.inc('turns_completed_total', { platform: conv.platform, status: record.progress.view.status });
+  }
+
+  private render(outlet: Outlet, record: TurnRecord, final: boolean, stopToken?: string): OutboundMessage[] {
+    const view = record.progress.view;
+    const footer = final && this.deps.replies.showUsage ? usageFooter(record.progress.usage) : undefined;
+    const caps = outlet.adapter.capabilities;
+    const texts = renderTurn(footer ? { ...view, footer } : view, {
+      maxLength: caps.maxTextLength,
+      measure: caps.measure,
+      showTools: this.deps.replies.showTools,
+    });
+    const messages: OutboundMessage[] = texts.map((text) => ({ text }));
+    if (!final && stopToken && caps.buttons === 'native' && messages.length) {
+      messages[messages.length - 1].buttons = [[{ label: '⏹ Stop', token: stopToken }]];
+    }
+    return messages;
+  }
+
+  private async sideEffects(input: TurnInput, record: TurnRecord, ev: TurnEvent): Promise<void> {
+    const { choices } = this.deps;
+    const { outlet, item, loopId } = input;
+    if (ev.type === 'requires_choice') {
+      await choices
+        .open({ outlet, conversation: item.conversation, loopId, owner: item.sender, toolSummaries: record.progress.toolSummaries }, ev)
+        .catch((err) => this.deps.log.warn({ err: String(err), loopId }, 'could not show a choice'));
+    } else if (ev.type === 'choice_resolved') {
+      await choices.resolved(outlet, loopId, ev.choiceId);
+    } else if (ev.type === 'tool_result') {
+      await choices.toolFinished(outlet, loopId, ev.toolUseId);
+    }
+  }
+
+  private async images(input: TurnInput): Promise<ImageInput[]> {
+    const fetchFile = input.outlet.adapter.fetchFile;
+    if (!fetchFile || !input.item.files.length) return [];
+    const out: ImageInput[] = [];
+    for (const f of input.item.files) {
+      const bytes = await fetchFile.call(input.outlet.adapter, f.ref, input.signal);
+      out.push({ mediaType: f.mimeType as ImageMediaType, data: bytes.toString('base64'), filename: f.filename });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,291 @@
+/*
+ * The turn follower: one message in, ONE continuous event stream for its turn out, surviving stream cuts.
+ *
+ * Recovery rules (contract §3.6, §4.4–4.8):
+ *  1. followTurn POSTs with the idempotency key. Failures before the stream: 4xx are thrown as typed
+ *     errors; 5xx/network are retried by the client with the same key (a replay never re-sends).
+ *  2. Events are yielded as they come. A terminal event (done/interrupted/error) ends the follow, except:
+ *  3. If the POST stream began with `queued`, the loop was busy with another turn and a terminal may be
+ *     that turn's ([IMPL] a queued POST closes at the first `done` on the loop). So each terminal is held
+ *     and GET /loops/{id} is asked: still busy → the terminal is swallowed and the follow continues on
+ *     /events; idle → it is yielded and the follow ends.
+ *  4. A stream that ends without a terminal (server idle cut ~10 s, proxy timeout, network drop, our
+ *     idle-read timeout) is not an error: we attach to GET /events. The POST is never repeated for
+ *     recovery ([IMPL] a replay after a disconnect is partial and has no terminal).
+ *  5. On attach, GET /loops/{id} is read at once, and again every pollIntervalMs while the watch is quiet.
+ *     - a `snapshot` as the first watch event: its text is compared with the text yielded since the last
+ *       swallowed terminal. If it extends it, only the missing suffix is yielded (one assistant_delta);
+ *       if equal, nothing. Otherwise (e.g. [IMPL] N listeners hold each delta N times) we do not guess:
+ *       one `gap` is yielded and later snapshots are ignored. A pending choice we never saw is reported
+ *       as a `gap` too (its payload cannot be fetched) — in followTurn only; after a restart
+ *       (resumeTurn) the bridge has its own copy of the choices.
+ *     - GET says not busy and no terminal arrived: the turn ended while detached. Yield `gap` then a
+ *       synthetic `done` (turnId from `started`/snapshot/current_turn; never matched against done's).
+ *  6. A watch that is cut is reopened (immediately if it delivered events, else with capped jittered
+ *     backoff). Opening errors: 4xx (loop_not_found, not_loop_owner…) end the follow with that error;
+ *     5xx/network are retried until giveUpAfterMs passes without any successful contact, then a
+ *     LoopTransportError('timeout') is thrown.
+ *  7. Everything else from the watch (requires_choice, choice_resolved, tool events, ping, sdk_message,
+ *     unknown) is yielded as it comes, exactly once; snapshots themselves are never yielded.
+ *  8. Aborting the signal throws LoopTransportError('aborted'). A follow that returns normally has
+ *     always yielded a terminal event last.
+ */
+
+import { LoopApiError, LoopTransportError, transportError } from './errors.js';
+import { backoffDelay, sleep } from './retry.js';
+import type { LoopClient } from './client.js';
+import type { Loop, LoopEvent, SendMessageInput, TurnEvent } from './types.js';
+
+/** Options of followTurn/resumeTurn. */
+export interface FollowOptions {
+  signal?: AbortSignal;
+  /** Poll interval of GET /loops/{id} while reattached and quiet, ms. Default 1000. */
+  pollIntervalMs?: number;
+  /** Give up reattaching after this long without any contact with the server, ms. Default 120000. */
+  giveUpAfterMs?: number;
+}
+
+/** Sends one message and yields ONE continuous event stream for the turn, surviving cuts (see above). */
+export async function* followTurn(
+  client: LoopClient,
+  loopId: string,
+  input: SendMessageInput,
+  o: FollowOptions & { idempotencyKey: string },
+): AsyncIterable<TurnEvent> {
+  const f = new Follower(client, loopId, o, '', true);
+  const post = client.sendMessage(loopId, input, { idempotencyKey: o.idempotencyKey, signal: o.signal });
+  let first = true;
+  for await (const ev of post) {
+    if (first && ev.type === 'queued') f.queued = true;
+    first = false;
+    const step = await f.handle(ev);
+    yield* step.emit;
+    if (step.finish) return;
+  }
+  f.throwIfAborted();
+  yield* f.reattach();
+}
+
+/**
+ * Re-follows a turn already sent (after a bridge restart): attaches via /events + GET polling.
+ * `textSoFar` is what the bridge already has, so nothing is doubled.
+ */
+export async function* resumeTurn(
+  client: LoopClient,
+  loopId: string,
+  o: FollowOptions & { textSoFar: string },
+): AsyncIterable<TurnEvent> {
+  const f = new Follower(client, loopId, o, o.textSoFar, false);
+  yield* f.reattach();
+}
+
+const TICK = Symbol('tick');
+
+/** Resolves with `p`'s result, or TICK after `ms` (the pending `p` stays usable). */
+function raceTick<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
+  let h: NodeJS.Timeout | undefined;
+  const t = new Promise<typeof TICK>((res) => (h = setTimeout(() => res(TICK), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(h));
+}
+
+interface Step {
+  emit: TurnEvent[];
+  finish: boolean;
+}
+
+class Follower {
+  /** The POST began with `queued`: terminals may belong to the turn ahead of ours (rule 3). */
+  queued = false;
+  private turnId: string | undefined;
+  /** Text yielded since the last swallowed terminal: what a snapshot must extend. */
+  private segmentText: string;
+  private snapshotsUsable = true;
+  private readonly seenChoices = new Set<string>();
+  private readonly pollIntervalMs: number;
+  private readonly giveUpAfterMs: number;
+
+  constructor(
+    private readonly client: LoopClient,
+    private readonly loopId: string,
+    private readonly o: FollowOptions,
+    textSoFar: string,
+    private readonly reportUnseenChoices: boolean,
+  ) {
+    this.segmentText = textSoFar;
+    this.pollIntervalMs = o.pollIntervalMs ?? 1_000;
+    this.giveUpAfterMs = o.giveUpAfterMs ?? 120_000;
+  }
+
+  throwIfAborted(): void {
+    if (this.o.signal?.aborted) throw transportError('aborted', 'follow', this.o.signal.reason);
+  }
+
+  /** Decides what to yield for one server event and whether the follow is over. */
+  async handle(ev: LoopEvent): Promise<Step> {
+    switch (ev.type) {
+      case 'started':
+        this.turnId = ev.turnId;
+        break;
+      case 'assistant_delta':
+        this.segmentText += ev.text;
+        break;
+      case 'requires_choice':
+        this.seenChoices.add(ev.choiceId);
+        break;
+      case 'snapshot':
+        return { emit: [], finish: false }; // only meaningful as a watch's first event (see reattach)
+      case 'done':
+      case 'interrupted':
+      case 'error':
+        if (this.queued) {
+          const loop = await this.getLoop();
+          if (loop?.busy) {
+            // The turn ahead of ours ended; ours runs next (or was injected into it and continues).
+            this.segmentText = '';
+            this.snapshotsUsable = true;
+            return { emit: [], finish: false };
+          }
+        }
+        return { emit: [ev], finish: true };
+      default:
+        break;
+    }
+    return { emit: [ev], finish: false };
+  }
+
+  private reconcile(snap: Extract<LoopEvent, { type: 'snapshot' }>): TurnEvent[] {
+    this.turnId ??= snap.turnId;
+    const out: TurnEvent[] = [];
+    if (this.snapshotsUsable) {
+      const have = this.segmentText;
+      const s = snap.assistantTextSoFar;
+      if (s !== have) {
+        if (s.startsWith(have)) {
+          out.push({ type: 'assistant_delta', text: s.slice(have.length) });
+          this.segmentText = s;
+        } else {
+          this.snapshotsUsable = false;
+          out.push({
+            type: 'gap',
+            reason:
+              `after reconnecting, the server's text so far (${s.length} chars) does not continue the ` +
+              `${have.length} chars already received (the server may hold text twice when several streams ` +
+              'were open); text produced while disconnected may be missing',
+          });
+        }
+      }
+    }
+    const pending = snap.pendingChoiceId;
+    if (pending && this.reportUnseenChoices && !this.seenChoices.has(pending)) {
+      this.seenChoices.add(pending);
+      out.push({
+        type: 'gap',
+        reason: `a choice (${pending}) was asked while disconnected; its question could not be recovered`,
+      });
+    }
+    return out;
+  }
+
+  private endedWhileDetached(): TurnEvent[] {
+    return [
+      { type: 'gap', reason: 'the turn ended while the stream was disconnected; its last part could not be recovered' },
+      { type: 'done', turnId: this.turnId ?? '' },
+    ];
+  }
+
+  private lastContact = Date.now();
+  private lastError: unknown;
+
+  /** GET /loops/{id}; undefined on a transient failure (5xx/network), throws 4xx and aborts. */
+  private async getLoop(): Promise<Loop | undefined> {
+    try {
+      const loop = await this.client.getLoop(this.loopId, { signal: this.o.signal });
+      this.lastContact = Date.now();
+      return loop;
+    } catch (err) {
+      this.throwIfAborted();
+      if (err instanceof LoopApiError && !err.retryable) throw err;
+      this.lastError = err;
+      return undefined;
+    }
+  }
+
+  private checkGiveUp(): void {
+    if (Date.now() - this.lastContact > this.giveUpAfterMs) {
+      throw new LoopTransportError({
+        code: 'timeout',
+        message: `gave up following the turn: no contact with the server for ${this.giveUpAfterMs} ms`,
+        retryable: true,
+        cause: this.lastError,
+      });
+    }
+  }
+
+  /** Rules 4–7: follow the rest of the turn on /events with GET polling. */
+  async *reattach(): AsyncGenerator<TurnEvent> {
+    let quietOpens = 0;
+    for (;;) {
+      this.throwIfAborted();
+      this.checkGiveUp();
+      const ac = new AbortController();
+      const onAbort = () => ac.abort();
+      this.o.signal?.addEventListener('abort', onAbort, { once: true });
+      const it = this.client.watch(this.loopId, { signal: ac.signal })[Symbol.asyncIterator]();
+      let pending: Promise<IteratorResult<LoopEvent>> = it.next();
+      let firstEvent = true;
+      let delivered = false;
+      let polledAtOpen = false;
+      try {
+        for (;;) {
+          let r = await raceTick(pending, polledAtOpen ? this.pollIntervalMs : 0);
+          if (r === TICK) {
+            polledAtOpen = true;
+            const loop = await this.getLoop();
+            if (!loop) {
+              this.checkGiveUp();
+              continue;
+            }
+            this.turnId ??= loop.current_turn?.turn_id ?? undefined;
+            if (loop.busy) continue;
+            // Idle: unless the terminal is already waiting on the watch, the turn ended while detached.
+            r = await raceTick(pending, 0);
+            if (r === TICK) {
+              yield* this.endedWhileDetached();
+              return;
+            }
+          }
+          if (r.done) break; // cut: reopen
+          pending = it.next();
+          this.lastContact = Date.now();
+          delivered = true;
+          const ev = r.value;
+          if (firstEvent && ev.type === 'snapshot') {
+            firstEvent = false;
+            yield* this.reconcile(ev);
+            continue;
+          }
+          firstEvent = false;
+          const step = await this.handle(ev);
+          yield* step.emit;
+          if (step.finish) return;
+        }
+      } catch (err) {
+        this.throwIfAborted();
+        if (err instanceof LoopApiError && !err.retryable) throw err;
+        this.lastError = err;
+        delivered = false;
+      } finally {
+        this.o.signal?.removeEventListener('abort', onAbort);
+        ac.abort(); // ends the watch so the pending next() settles and the socket is freed
+        pending.catch(() => {});
+        void it.return?.(undefined)?.catch(() => {});
+      }
+      if (delivered) {
+        quietOpens = 0;
+      } else {
+        // Opened and closed with nothing (or failed): back off so a flapping server is not hammered.
+        await sleep(backoffDelay(quietOpens++, { baseDelayMs: 100, maxDelayMs: 2_000 }), this.o.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// Public entry of the Loop API v1 simulator: startSimulator() and the Simulator handle.
+import type { ScriptStep, SimOptions } from './options.js';
+import { SimServer } from './server.js';
+
+export type { ScriptQuestion, ScriptStep, SimOptions, SimQuirks, StepOutcome } from './options.js';
+export { DEFAULT_QUIRKS } from './options.js';
+export { KEYWORDS, QUESTION_SET } from './agent.js';
+
+/** Fault injection controls of a running simulator. */
+export interface SimFaults {
+  /** The next n requests (optionally only those whose path matches) fail with this status; body default is a non-JSON 'Internal Server Error' text for 5xx, the JSON envelope otherwise. */
+  failNext(n: number, status: number, opts?: { path?: RegExp; body?: string }): void;
+  /** The next SSE stream opened (POST or GET /events, optionally matching path) is destroyed after it has written n events (pings count). */
+  cutStreamAfter(n: number, opts?: { path?: RegExp }): void;
+  /** The next SSE stream stops writing (no events, no pings, no end, no idle cut) but stays open. */
+  stallNext(opts?: { path?: RegExp }): void;
+  /** Change the idle cut at run time, ms (null = off); applies to open streams too. */
+  setIdleCut(ms: number | null): void;
+  /** Refuse connections entirely (server down) until restore(). Loop state is kept; open streams are destroyed. */
+  down(): Promise<void>;
+  /** Listen again on the same port. */
+  restore(): Promise<void>;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** 'http://127.0.0.1:<port>' (server origin; routes live under /api/v1). */
+  readonly url: string;
+  readonly port: number;
+  /** token → user. */
+  readonly tokens: Record<string, string>;
+  /** First token (for user alice unless tokens were given). */
+  readonly token: string;
+  /** The next turn on this loop (or on any loop if loopId is '*') runs these steps instead of the default agent. */
+  scriptNextTurn(loopId: string, steps: ScriptStep[]): void;
+  /** Contents the "model" actually received on a loop, in order (one per turn start or injection). */
+  received(loopId: string): string[];
+  faults: SimFaults;
+  /** Number of open SSE streams (for tests). */
+  openStreams(): number;
+  close(): Promise<void>;
+}
+
+/** Starts a simulator on 127.0.0.1 (port 0 by default) and resolves once it listens. */
+export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
+  const srv = new SimServer(options);
+  await srv.listen(srv.opts.port);
+  const port = srv.port;
+  const host = srv.opts.host.includes(':') ? `[${srv.opts.host}]` : srv.opts.host;
+  const tokens = Object.freeze({ ...srv.opts.tokens });
+  let isDown = false;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    tokens,
+    token: Object.keys(tokens)[0]!,
+    scriptNextTurn: (loopId, steps) => srv.scriptNextTurn(loopId, steps),
+    received: (loopId) => srv.received(loopId),
+    faults: {
+      failNext: (n, status, opts) => srv.faultPlan.failNext(n, status, opts),
+      cutStreamAfter: (n, opts) => srv.faultPlan.cutStreamAfter(n, opts),
+      stallNext: (opts) => srv.faultPlan.stallNext(opts),
+      setIdleCut: (ms) => srv.setIdleCut(ms),
+      down: async () => {
+        if (isDown) return;
+        isDown = true;
+        await srv.stopListening();
+      },
+      restore: async () => {
+        if (!isDown) return;
+        await srv.listen(port);
+        isDown = false;
+      },
+    },
+    openStreams: () => srv.openStreamCount(),
+    close: () => srv.close(),
+  };
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/load.js';
+import { maskSecrets } from '../../src/config/mask.js';
+import { LOOP_TOKEN, minimal, TG_TOKEN } from './helpers.js';
+
+describe('maskSecrets', () => {
+  const { config } = resolveConfig(
+    minimal({
+      telegram: { token: TG_TOKEN, mode: 'webhook', webhook: { url: 'https://user:hunter2@bot.example.com/tg', secretToken: 'webhook_secret_value' } },
+    }),
+    {},
+  );
+
+  it('never shows a token or secret, anywhere in the output', () => {
+    const text = JSON.stringify(maskSecrets(config));
+    for (const secret of [LOOP_TOKEN, TG_TOKEN, TG_TOKEN.split(':')[1], 'webhook_secret_value', 'hunter2']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
+  it('leaves a hint of which token it was', () => {
+    const masked = maskSecrets(config) as typeof config;
+    expect(masked.loop.token).toBe('la_…(masked)');
+    expect(masked.telegram!.token).toBe('123456789:…(masked)');
+    expect(masked.telegram!.webhook!.secretToken).toBe('***');
+    expect(masked.telegram!.webhook!.url).toBe('https://***@bot.example.com/tg');
+  });
+
+  it('keeps everything else and does not modify the input', () => {
+    const masked = maskSecrets(config) as typeof config;
+    expect(masked.access).toEqual(config.access);
+    expect(masked.loop.baseUrl).toBe(config.loop.baseUrl);
+    expect(config.loop.token).toBe(LOOP_TOKEN);
+  });
+
+  it('masks a Loop token found under an innocent key too', () => {
+    const sneaky = { ...config, store: { ...config.store, path: `/data/${LOOP_TOKEN}.json` } };
+    expect(JSON.stringify(maskSecrets(sneaky))).not.toContain(LOOP_TOKEN);
+  });
+});

@@ -1,0 +1,241 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LoopClient } from '../../src/loop-api/client.js';
+import { LoopNotFoundError, LoopTransportError } from '../../src/loop-api/errors.js';
+import { followTurn, resumeTurn } from '../../src/loop-api/follower.js';
+import type { TurnEvent } from '../../src/loop-api/types.js';
+import { startSimulator, type ScriptStep, type SimOptions, type Simulator } from '../../src/sim/index.js';
+
+const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
+const FOLLOW = { pollIntervalMs: 50, giveUpAfterMs: 10_000 };
+
+let sims: Simulator[] = [];
+let clients: LoopClient[] = [];
+afterEach(async () => {
+  for (const c of clients) await c.close();
+  for (const s of sims) await s.close();
+  sims = [];
+  clients = [];
+});
+
+async function setup(o: SimOptions = {}): Promise<{ sim: Simulator; client: LoopClient; loopId: string }> {
+  const sim = await startSimulator({ idleCutMs: null, deltaDelayMs: 1, ...o });
+  const client = new LoopClient({ baseUrl: sim.url, token: sim.token, retry: FAST_RETRY, timeoutMs: 5_000 });
+  sims.push(sim);
+  clients.push(client);
+  const loopId = (await client.createLoop({})).id;
+  return { sim, client, loopId };
+}
+
+async function collect(it: AsyncIterable<TurnEvent>, onEvent?: (e: TurnEvent) => void | Promise<void>): Promise<TurnEvent[]> {
+  const out: TurnEvent[] = [];
+  for await (const e of it) {
+    out.push(e);
+    await onEvent?.(e);
+  }
+  return out;
+}
+const textOf = (evs: TurnEvent[]) => evs.map((e) => (e.type === 'assistant_delta' ? e.text : '')).join('');
+const types = (evs: TurnEvent[], t: string) => evs.filter((e) => e.type === t);
+
+/** Every follow that returns normally ends with exactly one terminal event, last. */
+function expectOneTerminalLast(evs: TurnEvent[]): void {
+  const terminals = evs.filter((e) => e.type === 'done' || e.type === 'interrupted' || e.type === 'error');
+  expect(terminals).toHaveLength(1);
+  expect(evs.at(-1)).toBe(terminals[0]);
+}
+
+const WORDS = ['Alpha ', 'beta ', 'gamma ', 'delta ', 'epsilon ', 'zeta ', 'eta ', 'theta ', 'iota ', 'kappa'];
+const FULL = WORDS.join('');
+const slowDeltas = (delayMs: number): ScriptStep[] => WORDS.map((w) => ({ delta: w, delayMs }));
+
+describe('followTurn', () => {
+  it('passes a clean turn through unchanged and ends at done', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(0));
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    expect(evs[0].type).toBe('started');
+    expect(textOf(evs)).toBe(FULL);
+    expect(types(evs, 'gap')).toEqual([]);
+    expectOneTerminalLast(evs);
+  });
+
+  it('recovers a POST stream cut after several events, with exactly the scripted text', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(150));
+    sim.faults.cutStreamAfter(6, { path: /\/messages$/ });
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    expect(textOf(evs)).toBe(FULL);
+    expect(types(evs, 'gap')).toEqual([]);
+    expectOneTerminalLast(evs);
+    expect(evs.at(-1)?.type).toBe('done');
+    expect(sim.received(loopId)).toHaveLength(1);
+  });
+
+  it('fills text produced while detached from the snapshot (tracker without the IMPL listener quirk)', async () => {
+    const { sim, client, loopId } = await setup({ quirks: { snapshotTextDuplicated: false } });
+    // Deltas keep coming while the watch is refused: only the snapshot can give them back.
+    sim.scriptNextTurn(loopId, [...slowDeltas(30), { delta: '!', delayMs: 1_000 }]);
+    sim.faults.cutStreamAfter(4, { path: /\/messages$/ });
+    sim.faults.failNext(2, 503, { path: /\/events$/ });
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    expect(textOf(evs)).toBe(`${FULL}!`);
+    expect(types(evs, 'gap')).toEqual([]);
+    expectOneTerminalLast(evs);
+  });
+
+  it('does not guess when the snapshot holds the text twice ([IMPL] two listeners): one gap, no doubling', async () => {
+    const { sim, client, loopId } = await setup();
+    const other = new AbortController();
+    const bystander = (async () => { for await (const _ of client.watch(loopId, { signal: other.signal })) void _; })();
+    while (sim.openStreams() < 1) await new Promise((r) => setTimeout(r, 10));
+    sim.scriptNextTurn(loopId, slowDeltas(120));
+    sim.faults.cutStreamAfter(5, { path: /\/messages$/ });
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    other.abort();
+    await bystander;
+    console.log(JSON.stringify(evs.filter((e) => e.type !== 'sdk_message')));
+    expect(types(evs, 'gap')).toHaveLength(1);
+    const text = textOf(evs);
+    expect(FULL.startsWith(text.slice(0, 6))).toBe(true);
+    for (const w of WORDS) expect(text.split(w).length - 1).toBeLessThanOrEqual(1); // nothing doubled
+    expectOneTerminalLast(evs);
+  });
+
+  it('survives repeated cuts of the POST stream and of every reattached watch', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(120));
+    sim.faults.cutStreamAfter(3, { path: /\/messages$/ });
+    for (let i = 0; i < 6; i++) sim.faults.cutStreamAfter(2, { path: /\/events$/ });
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    expect(textOf(evs)).toBe(FULL);
+    expect(types(evs, 'gap')).toEqual([]);
+    expectOneTerminalLast(evs);
+  });
+
+  it('keeps following through server idle cuts while a permission choice waits', async () => {
+    const { sim, client: plain, loopId } = await setup({ idleCutMs: 150 });
+    let cuts = 0;
+    const logger = { debug: (_o: object, msg?: string) => void (msg?.includes('stream') && cuts++), warn() {} };
+    const client = new LoopClient({ baseUrl: sim.url, token: sim.token, retry: FAST_RETRY, logger });
+    clients.push(client);
+    void plain;
+    sim.scriptNextTurn(loopId, [{ delta: 'before ' }, { permission: { tool: 'Bash', input: { command: 'make' } } }, { delta: 'after' }]);
+    let answered: Promise<void> | undefined;
+    const evs = await collect(followTurn(client, loopId, { content: 'hi', permissionMode: 'default' }, { ...FOLLOW, idempotencyKey: 'k' }), (e) => {
+      if (e.type === 'requires_choice') {
+        // Answer later (without blocking the follow) so several ~150 ms idle cuts happen meanwhile.
+        answered = new Promise((r) => setTimeout(r, 700)).then(() => client.answerChoice(loopId, e.choiceId, { allow: true }));
+      }
+    });
+    await answered;
+    expect(cuts).toBeGreaterThanOrEqual(2); // the POST stream and at least one watch were idle-cut
+    expect(types(evs, 'requires_choice')).toHaveLength(1);
+    expect(types(evs, 'choice_resolved')).toHaveLength(1);
+    expect(types(evs, 'tool_result')).toMatchObject([{ ok: true }]);
+    expect(textOf(evs)).toBe('before after');
+    expect(types(evs, 'gap')).toEqual([]);
+    expectOneTerminalLast(evs);
+  });
+
+  it('yields gap + synthetic done when the turn ended while detached', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, [{ delta: 'one ' }, { delta: 'two ', delayMs: 100 }, { delta: 'three', delayMs: 100 }]);
+    sim.faults.cutStreamAfter(3, { path: /\/messages$/ });
+    sim.faults.failNext(1000, 503, { path: /\/events$/ }); // no watch at all: only GET polling works
+    let started = '';
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }), (e) => {
+      if (e.type === 'started') started = e.turnId;
+    });
+    const gapAt = evs.findIndex((e) => e.type === 'gap');
+    expect(gapAt).toBe(evs.length - 2);
+    expect(evs.at(-1)).toEqual({ type: 'done', turnId: started });
+    expect(textOf(evs)).not.toContain('three');
+    expectOneTerminalLast(evs);
+  });
+
+  it('an idempotent repeat of the same key reaches the model once', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(100));
+    sim.faults.cutStreamAfter(3, { path: /\/messages$/ });
+    sim.faults.failNext(1, 502, { path: /\/messages$/ });
+    const first = await collect(followTurn(client, loopId, { content: 'same' }, { ...FOLLOW, idempotencyKey: 'dup' }));
+    expect(textOf(first)).toBe(FULL);
+    const again = await collect(followTurn(client, loopId, { content: 'same' }, { ...FOLLOW, idempotencyKey: 'dup' }));
+    expectOneTerminalLast(again);
+    expect(sim.received(loopId)).toHaveLength(1);
+  });
+
+  it('a queued message: does not stop at the other turn’s done, ends when the loop is idle', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, [{ delta: 'first ', delayMs: 0 }, { delta: 'turn', delayMs: 300 }]);
+    sim.scriptNextTurn(loopId, [{ delta: 'second ', delayMs: 100 }, { delta: 'reply', delayMs: 100 }]);
+    const firstTurn = collect(followTurn(client, loopId, { content: 'one' }, { ...FOLLOW, idempotencyKey: 'q1' }));
+    await new Promise<void>(async (r) => {
+      for (;;) {
+        if ((await client.getLoop(loopId)).busy) return r();
+        await new Promise((x) => setTimeout(x, 10));
+      }
+    });
+    const second = await collect(followTurn(client, loopId, { content: 'two' }, { ...FOLLOW, idempotencyKey: 'q2' }));
+    expect(second[0]).toMatchObject({ type: 'queued' });
+    expectOneTerminalLast(second);
+    expect(textOf(second)).toContain('second reply');
+    expect((await client.getLoop(loopId)).busy).toBe(false);
+    await firstTurn;
+    expect(sim.received(loopId)).toEqual(['one', 'two']);
+  });
+
+  it('throws the POST’s own 4xx, and aborting throws aborted', async () => {
+    const { sim, client, loopId } = await setup();
+    await expect(collect(followTurn(client, 'loop_00000000-0000-4000-8000-000000000000', { content: 'x' }, { idempotencyKey: 'k' }))).rejects.toBeInstanceOf(LoopNotFoundError);
+    sim.scriptNextTurn(loopId, slowDeltas(200));
+    const ac = new AbortController();
+    const err = await collect(followTurn(client, loopId, { content: 'x' }, { ...FOLLOW, idempotencyKey: 'k2', signal: ac.signal }), (e) => {
+      if (e.type === 'assistant_delta') ac.abort();
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LoopTransportError);
+    expect((err as LoopTransportError).code).toBe('aborted');
+  });
+});
+
+describe('resumeTurn', () => {
+  it('re-follows a turn after a restart without doubling the text already held', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(120));
+    const ac = new AbortController();
+    let held = '';
+    // The "old bridge" reads a few deltas then dies (abort drops its stream).
+    for await (const e of client.sendMessage(loopId, { content: 'hi' }, { idempotencyKey: 'r', signal: ac.signal })) {
+      if (e.type === 'assistant_delta') held += e.text;
+      if (held.split(' ').length > 3) ac.abort();
+    }
+    const evs = await collect(resumeTurn(client, loopId, { ...FOLLOW, textSoFar: held }));
+    expect(held + textOf(evs)).toBe(FULL);
+    expect(types(evs, 'gap')).toEqual([]);
+    expectOneTerminalLast(evs);
+  });
+
+  it('reports gap + done when the turn already finished', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, [{ delta: 'x' }]);
+    for await (const _ of client.sendMessage(loopId, { content: 'hi' })) void _;
+    const evs = await collect(resumeTurn(client, loopId, { ...FOLLOW, textSoFar: '' }));
+    expect(evs.map((e) => e.type)).toEqual(['gap', 'done']);
+  });
+
+  it('ends with the 4xx when the loop does not exist', async () => {
+    const { client } = await setup();
+    await expect(collect(resumeTurn(client, 'loop_00000000-0000-4000-8000-000000000000', { ...FOLLOW, textSoFar: '' }))).rejects.toMatchObject({ code: 'loop_not_found' });
+  });
+
+  it('gives up after giveUpAfterMs without contact', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(5_000));
+    for await (const e of client.sendMessage(loopId, { content: 'hi' }, { idempotencyKey: 'g' })) if (e.type === 'started') break;
+    await sim.faults.down();
+    const err = await collect(resumeTurn(client, loopId, { pollIntervalMs: 20, giveUpAfterMs: 300, textSoFar: '' })).catch((e: unknown) => e);
+    await sim.faults.restore();
+    expect(err).toBeInstanceOf(LoopTransportError);
+    expect((err as LoopTransportError).code).toBe('timeout');
+  });
+});
