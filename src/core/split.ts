@@ -15,7 +15,7 @@ interface Fence {
   closeStart: number;
   /** End of the closing fence line (before its newline); equals closeStart when unclosed. */
   closeEnd: number;
-  /** The line that reopens this fence at the start of a chunk (container prefix + marker + info). */
+  /** The line that reopens this fence at the start of a chunk (container prefix + marker + language). */
   reopen: string;
   /** The line that closes this fence at the end of a chunk. */
   close: string;
@@ -82,7 +82,9 @@ function findFences(text: string): Fence[] {
       contentStart,
       closeStart,
       closeEnd,
-      reopen: container + openLine.slice(markerAt),
+      // Only the language (first word of the info string) is repeated: it is all a formatter uses,
+      // and a long info string repeated on every chunk could eat the whole limit.
+      reopen: container + token.markup + (token.info.trim().split(/\s+/)[0] ?? '').slice(0, 32),
       close: container + token.markup,
     });
   }
@@ -251,6 +253,17 @@ function insideSpan(spans: [number, number][], pos: number): [number, number] | 
   return undefined;
 }
 
+// Text that starts a block (fence, heading, quote, list item) when it begins a line; a mid-line
+// cut must not move it to the start of the next chunk, where it would change meaning.
+const BLOCK_START = /^(?:`{3}|~{3}|#{1,6}(?:[ \t]|$)|>|[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$))/;
+
+/** True when a cut at p (mid-line) would make the next chunk open with a block construct. */
+function startsBlockAfter(text: string, fences: Fence[], p: number): boolean {
+  if (p <= 0 || text.charCodeAt(p - 1) === 0x0a) return false;
+  const q = nextStart(text, fences, p);
+  return q < text.length && text.charCodeAt(q - 1) !== 0x0a && BLOCK_START.test(text.slice(q, q + 12));
+}
+
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x09;
 const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
 
@@ -391,29 +404,41 @@ function chooseCut(
     const spans = protectedSpans(text, start, top, fences);
     // Natural breaks only count in the second half of the window; an earlier one would make
     // chunks needlessly short.
-    const floor = start + Math.ceil((lo - start) / 2);
+    const floor = start + Math.floor((lo - start) / 2);
     let ink = start;
     while (ink < top && /\s/.test(text[ink])) ink++;
-    const best: number[][] = [[], [], [], []];
-    for (let p = top; p > floor; p--) {
+    // Natural breaks outside code spans/links first; those inside one only when none is outside.
+    const outside: number[][] = [[], [], [], []];
+    const inside: number[][] = [[], [], [], []];
+    for (let p = top; p >= floor && p > ink; p--) {
       const cls = breakClass(text, p);
-      if (cls < 0 || (p === top && p > lo && !isSpace(text.charCodeAt(p - 1)) && text.charCodeAt(p - 1) !== 0x0a)) continue;
-      if (best[cls].length >= 2 || cutForbidden(fences, p) || insideSpan(spans, p)) continue;
-      if (p <= ink) continue;
-      best[cls].push(p);
-      if (cls === Break.Paragraph && best[cls].length >= 2) break;
+      if (cls < 0 || (p > lo && !isSpace(text.charCodeAt(p - 1)) && text.charCodeAt(p - 1) !== 0x0a)) continue;
+      const list = (insideSpan(spans, p) ? inside : outside)[cls];
+      if (list.length >= 2 || cutForbidden(fences, p) || (cls >= Break.Sentence && startsBlockAfter(text, fences, p))) continue;
+      list.push(p);
+      if (cls === Break.Paragraph && list === outside[cls] && list.length >= 2) break;
     }
-    for (const list of best) for (const p of list) if (fits(p)) return p;
+    for (const list of outside) for (const p of list) if (fits(p)) return p;
 
-    // Hard cut: keep a code span/link whole when it does not fill the window, never split a
-    // surrogate pair or a fence line.
-    let p = lo;
-    const span = insideSpan(spans, p);
-    if (span && span[0] > start) p = span[0];
-    const f = fenceBefore(fences, p);
-    if (f && p > f.openStart && p <= f.contentStart && f.openStart > start) p = f.openStart;
-    else if (f && p > f.closeStart && p < f.closeEnd) p = f.closeStart > start ? f.closeStart : f.closeEnd;
-    if (p > start + 1 && isHighSurrogate(text.charCodeAt(p - 1))) p--;
+    // Never split a surrogate pair or a fence line.
+    const hardCut = (at: number): number => {
+      let p = at;
+      const f = fenceBefore(fences, p);
+      if (f && p > f.openStart && p <= f.contentStart && f.openStart > start) p = f.openStart;
+      else if (f && p > f.closeStart && p < f.closeEnd) p = f.closeStart > start ? f.closeStart : f.closeEnd;
+      // Step back past the spaces a mid-line cut drops, so the next chunk does not open a block.
+      for (let k = 0; k < 8 && p > ink + 1 && startsBlockAfter(text, fences, p); k++) p--;
+      if (p > start + 1 && isHighSurrogate(text.charCodeAt(p - 1))) p--;
+      return p;
+    };
+    // A code span/link that crosses the window's end but starts inside it moves whole to the next chunk.
+    const span = insideSpan(spans, lo);
+    if (span && span[0] > ink && !startsBlockAfter(text, fences, span[0])) {
+      const p = hardCut(span[0]);
+      if (p > ink && fits(p)) return p;
+    }
+    for (const list of inside) for (const p of list) if (fits(p)) return p;
+    const p = hardCut(lo);
     if (p > ink && fits(p)) return p;
     // The adjustments did not fit (fence lines added): search down for any fitting cut.
     let a = start;

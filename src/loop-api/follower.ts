@@ -79,6 +79,31 @@ export async function* resumeTurn(
   yield* f.reattach();
 }
 
+/**
+ * True when `s` reads as our deltas in order with at least one of them repeated back to back: the
+ * [IMPL] tracker appends every delta once per open listener, so "AlphaAlpha…" after we got "Alpha" is
+ * far more likely duplication than new text. (Then s may start with what we have and still be wrong.)
+ */
+export function repeatsDeltas(s: string, deltas: readonly string[]): boolean {
+  let pos = 0;
+  let repeated = false;
+  for (let i = 0; i < deltas.length; ) {
+    const d = deltas[i];
+    let run = 1;
+    while (i + run < deltas.length && deltas[i + run] === d) run++;
+    i += run;
+    if (d.length === 0) continue;
+    let copies = 0;
+    while (s.startsWith(d, pos)) {
+      pos += d.length;
+      copies++;
+    }
+    if (copies < run) return false;
+    if (copies > run) repeated = true;
+  }
+  return repeated;
+}
+
 const TICK = Symbol('tick');
 
 /** Resolves with `p`'s result, or TICK after `ms` (the pending `p` stays usable). */
@@ -99,6 +124,8 @@ class Follower {
   private turnId: string | undefined;
   /** Text yielded since the last swallowed terminal: what a snapshot must extend. */
   private segmentText: string;
+  /** The deltas that make up segmentText, to recognise [IMPL] duplicated snapshot text. */
+  private segmentDeltas: string[];
   private snapshotsUsable = true;
   private readonly seenChoices = new Set<string>();
   private readonly pollIntervalMs: number;
@@ -112,6 +139,7 @@ class Follower {
     private readonly reportUnseenChoices: boolean,
   ) {
     this.segmentText = textSoFar;
+    this.segmentDeltas = textSoFar ? [textSoFar] : [];
     this.pollIntervalMs = o.pollIntervalMs ?? 1_000;
     this.giveUpAfterMs = o.giveUpAfterMs ?? 120_000;
   }
@@ -122,12 +150,14 @@ class Follower {
 
   /** Decides what to yield for one server event and whether the follow is over. */
   async handle(ev: LoopEvent): Promise<Step> {
+    this.lastContact = Date.now();
     switch (ev.type) {
       case 'started':
         this.turnId = ev.turnId;
         break;
       case 'assistant_delta':
         this.segmentText += ev.text;
+        this.segmentDeltas.push(ev.text);
         break;
       case 'requires_choice':
         this.seenChoices.add(ev.choiceId);
@@ -142,6 +172,7 @@ class Follower {
           if (loop?.busy) {
             // The turn ahead of ours ended; ours runs next (or was injected into it and continues).
             this.segmentText = '';
+            this.segmentDeltas = [];
             this.snapshotsUsable = true;
             return { emit: [], finish: false };
           }
@@ -160,9 +191,11 @@ class Follower {
       const have = this.segmentText;
       const s = snap.assistantTextSoFar;
       if (s !== have) {
-        if (s.startsWith(have)) {
-          out.push({ type: 'assistant_delta', text: s.slice(have.length) });
+        if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas)) {
+          const missing = s.slice(have.length);
+          out.push({ type: 'assistant_delta', text: missing });
           this.segmentText = s;
+          this.segmentDeltas.push(missing);
         } else {
           this.snapshotsUsable = false;
           out.push({
@@ -224,6 +257,7 @@ class Follower {
   /** Rules 4–7: follow the rest of the turn on /events with GET polling. */
   async *reattach(): AsyncGenerator<TurnEvent> {
     let quietOpens = 0;
+    this.lastContact = Date.now(); // the give-up clock starts at the cut, not when the turn began
     for (;;) {
       this.throwIfAborted();
       this.checkGiveUp();

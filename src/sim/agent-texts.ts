@@ -3,7 +3,7 @@
 /** > 12,000 chars: headings, lists, a table and several fenced code blocks with languages. */
 export function longReply(): string {
   const parts: string[] = ['# A long answer\n\nThis reply is deliberately long so that chat bridges must split it.\n'];
-  for (let i = 1; i <= 8; i++) {
+  for (let i = 1; i <= 11; i++) {
     parts.push(`\n## Section ${i}: notes on step ${i}\n\n`);
     parts.push(
       `Paragraph ${i}.1 explains the step in prose. It is long enough to wrap on every chat client and it ` +

@@ -21,7 +21,7 @@ async function collect(it: AsyncIterable<LoopEvent>, onEvent?: (e: LoopEvent) =>
   }
   return out;
 }
-const textOf = (evs: { type: string }[]) => evs.map((e) => (e.type === 'assistant_delta' ? (e as { text: string }).text : '')).join('');
+const textOf = (evs: LoopEvent[]) => evs.map((e) => (e.type === 'assistant_delta' ? e.text : '')).join('');
 const withoutNoise = (evs: LoopEvent[]) => evs.filter((e) => e.type !== 'sdk_message' && e.type !== 'ping');
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {

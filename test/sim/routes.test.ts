@@ -39,7 +39,7 @@ describe('auth (§1)', () => {
   it('serves a minimal openapi.json without auth and 404s unknown routes with the envelope', async () => {
     const o = await fetch(`${h.api}/openapi.json`);
     expect(o.status).toBe(200);
-    expect((await o.json()).openapi).toMatch(/^3\./);
+    expect(((await o.json()) as { openapi: string }).openapi).toMatch(/^3\./);
     const r = await h.call('GET', '/nope');
     expect(r.status).toBe(404);
     expect(r.json).toEqual(envelope('not_found_error', 'not_found'));

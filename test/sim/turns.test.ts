@@ -83,7 +83,7 @@ describe('a plain turn (§4.1, §4.2)', () => {
     await (await h.send(id, 'three')).waitEnd();
     await until(() => w.mapped.filter((e) => e.event === 'done').length === 2);
     expect(w.names()).toEqual(['assistant_delta', 'done', 'assistant_delta', 'done']);
-    expect(h.sim.openStreams()).toBe(1);
+    await until(() => h.sim.openStreams() === 1);
     w.close();
     await until(() => h.sim.openStreams() === 0);
   });

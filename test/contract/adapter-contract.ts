@@ -1,0 +1,220 @@
+// The adapter contract: what every platform adapter must do together with the core, run against the
+// loop simulator. Each platform supplies a small harness (how to speak as a user, how to read what the
+// bot shows); a case a platform cannot run names why.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatAdapter } from '../../src/core/adapter-types.js';
+import { Bridge } from '../../src/core/bridge.js';
+import { renderTurnMarkdown } from '../../src/core/render.js';
+import { applyEvent, newProgress } from '../../src/core/turn-view.js';
+import { LoopClient } from '../../src/loop-api/client.js';
+import { startSimulator, type Simulator } from '../../src/sim/index.js';
+import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import type { Store } from '../../src/store/store.js';
+import { silentLog, waitFor } from '../helpers/wait.js';
+
+export type ContractCase =
+  | 'own messages ignored'
+  | 'mention gating'
+  | 'dedupe on redelivery'
+  | 'long message split, nothing lost'
+  | 'edit convergence'
+  | 'choice round-trip'
+  | 'restart resume'
+  | 'rate budget respected';
+
+/** One running instance of a platform's adapter, and how a test talks through it. */
+export interface PlatformRun {
+  adapter: ChatAdapter;
+  /** The allowed user writes in the direct chat. `messageId` repeats a platform message id (redelivery). */
+  say(text: string, options?: { messageId?: string }): Promise<string>;
+  /** A message in a group, with or without a mention of the bot. */
+  sayInGroup?(text: string, mention: boolean): Promise<void>;
+  /** A message that the platform reports as the bot's own. */
+  ownMessage?(text: string): Promise<void>;
+  /** Current texts of the bot's messages in the direct chat, oldest first. */
+  botTexts(): Promise<string[]>;
+  /** Current texts in the group. */
+  groupTexts?(): Promise<string[]>;
+  /** Answers the pending permission choice as the allowed user. */
+  allow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ContractPlatform {
+  name: string;
+  /** Qualified id of the allowed user (goes into access.users). */
+  user: string;
+  skips: Partial<Record<ContractCase, string>>;
+  /** Starts the platform side (fakes) once. */
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+  /** A fresh adapter instance (called again for a restart). */
+  open(): Promise<PlatformRun>;
+  /** 429s the platform had to answer (0 = budget kept). */
+  rateLimitViolations?(): number;
+}
+
+export function describeAdapterContract(platform: ContractPlatform): void {
+  describe(`adapter contract: ${platform.name}`, () => {
+    let sim: Simulator;
+    let dir: string;
+    let store: Store;
+    let run: PlatformRun;
+    let bridge: Bridge;
+    let client: LoopClient;
+
+    async function startBridge(): Promise<void> {
+      run = await platform.open();
+      bridge = new Bridge({
+        client,
+        store,
+        adapters: [run.adapter],
+        access: { dm: 'allowlist', users: [platform.user], admins: [], groups: [], pairingCodeTtlMs: 3_600_000 },
+        routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 50, maxMessageChars: 100_000 },
+        replies: { editIntervalMs: { direct: 100, group: 100 }, showTools: true, showUsage: false },
+        defaultPermissionMode: 'default',
+        log: silentLog,
+        retryMinMs: 100,
+      });
+      await bridge.start();
+    }
+
+    async function stopBridge(): Promise<void> {
+      await bridge.stop();
+      await run.close();
+    }
+
+    /** The exact markdown the core must converge to for this message on a fresh loop. */
+    async function expectedRender(content: string): Promise<string> {
+      const loop = await client.createLoop({ title: 'expected' });
+      const p = newProgress();
+      for await (const ev of client.sendMessage(loop.id, { content }, { idempotencyKey: `expected-${Math.random()}` })) applyEvent(p, ev);
+      return renderTurnMarkdown(p.view, { showTools: true });
+    }
+
+    const skip = (c: ContractCase) => platform.skips[c];
+    const maybe = (c: ContractCase) => (skip(c) ? it.skip : it);
+
+    beforeAll(async () => {
+      sim = await startSimulator({ deltaDelayMs: 2 });
+      client = new LoopClient({ baseUrl: sim.url, token: sim.token });
+      dir = mkdtempSync(join(tmpdir(), 'lb-contract-'));
+      store = await openLowdbStore({ path: join(dir, 'store.json'), flushDelayMs: 5 });
+      await platform.setup?.();
+      await startBridge();
+    });
+
+    afterAll(async () => {
+      await stopBridge();
+      await store.close();
+      await platform.teardown?.();
+      await client.close();
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Sends a marker message and waits for its reply; everything said before has been handled by then (FIFO). */
+    async function barrier(): Promise<string[]> {
+      const tag = `barrier ${Math.random().toString(36).slice(2, 8)}`;
+      await run.say(tag);
+      return waitFor(async () => {
+        const texts = await run.botTexts();
+        return texts.some((t) => t.includes(tag)) ? texts : undefined;
+      });
+    }
+
+    it('answers a direct message with exactly one reply', async () => {
+      const before = (await run.botTexts()).length;
+      await run.say('hello contract');
+      const texts = await waitFor(async () => {
+        const t = await run.botTexts();
+        return t.some((x) => x.includes('hello contract')) ? t : undefined;
+      });
+      expect(texts.filter((t) => t.includes('hello contract'))).toHaveLength(1);
+      expect(texts.length).toBe(before + 1);
+    });
+
+    maybe('own messages ignored')(`own messages ignored${skip('own messages ignored') ? ` — skipped: ${skip('own messages ignored')}` : ''}`, async () => {
+      await run.ownMessage!('own message should be ignored');
+      const texts = await barrier();
+      expect(texts.some((t) => t.includes('own message should be ignored'))).toBe(false);
+    });
+
+    maybe('mention gating')(`mention gating${skip('mention gating') ? ` — skipped: ${skip('mention gating')}` : ''}`, async () => {
+      await run.sayInGroup!('unaddressed chatter here', false);
+      await run.sayInGroup!('addressed question here', true);
+      const texts = await waitFor(async () => {
+        const t = await run.groupTexts!();
+        return t.some((x) => x.includes('addressed question here')) ? t : undefined;
+      });
+      expect(texts.some((t) => t.includes('unaddressed chatter'))).toBe(false);
+    });
+
+    maybe('dedupe on redelivery')(`dedupe on redelivery${skip('dedupe on redelivery') ? ` — skipped: ${skip('dedupe on redelivery')}` : ''}`, async () => {
+      const id = await run.say('deliver me twice');
+      await run.say('deliver me twice', { messageId: id });
+      const texts = await barrier();
+      expect(texts.filter((t) => t.includes('deliver me twice'))).toHaveLength(1);
+    });
+
+    maybe('long message split, nothing lost')('long message split, nothing lost', async () => {
+      const expected = await expectedRender('long');
+      const before = (await run.botTexts()).length;
+      await run.say('long');
+      const texts = await barrier();
+      // Notices (e.g. "📥 Queued") may sit between the request and its reply; they are not part of it.
+      const reply = texts.slice(before, texts.length - 1).filter((t) => !t.startsWith('📥'));
+      expect(normalise(reply.join('\n'))).toBe(normalise(expected));
+      for (const chunk of reply) expect(run.adapter.capabilities.measure(chunk)).toBeLessThanOrEqual(run.adapter.capabilities.maxTextLength);
+    });
+
+    maybe('edit convergence')('edit convergence: the live message ends exactly at the final render', async () => {
+      const expected = await expectedRender('tools');
+      await run.say('tools');
+      await waitFor(async () => ((await run.botTexts()).includes(expected) ? true : undefined));
+    });
+
+    maybe('choice round-trip')('choice round-trip: permission allowed by the user', async () => {
+      await run.say('permission please');
+      await waitFor(async () => ((await run.botTexts()).some((t) => t.includes('Permission requested')) ? true : undefined));
+      await run.allow();
+      const texts = await waitFor(async () => {
+        const t = await run.botTexts();
+        return t.some((x) => x.includes('I ran')) ? t : undefined;
+      });
+      expect(texts.some((t) => t.includes('Permission requested') && t.includes('Allowed'))).toBe(true);
+    });
+
+    maybe('restart resume')('restart resume: a turn cut by a restart completes once', async () => {
+      await run.say('slow 3');
+      await waitFor(async () => ((await bridge.backlog()) > 0 && bridge.sessions.running.size > 0 ? true : undefined));
+      await stopBridge();
+      await startBridge();
+      const texts = await waitFor(async () => {
+        const t = await run.botTexts();
+        return t.some((x) => x.includes('tick 3/3')) && (await bridge.backlog()) === 0 ? t : undefined;
+      }, 20_000);
+      // One reply, complete (ticks in order, none doubled), however the restart cut it.
+      const replies = texts.filter((t) => t.includes('tick 1/3') || t.includes('tick 3/3'));
+      expect(replies).toHaveLength(1);
+      expect(replies[0].match(/tick \d\/3/g)).toEqual(['tick 1/3', 'tick 2/3', 'tick 3/3']);
+    });
+
+    maybe('rate budget respected')(`rate budget respected${skip('rate budget respected') ? ` — skipped: ${skip('rate budget respected')}` : ''}`, async () => {
+      expect(platform.rateLimitViolations!()).toBe(0);
+    });
+  });
+}
+
+/** Chunks may re-open fences and break at whitespace; the words and their order must survive. */
+function normalise(s: string): string {
+  return s
+    .split('\n')
+    .filter((l) => !/^\s*(```|~~~)/.test(l))
+    .join('')
+    .replace(/\s+/g, '');
+}

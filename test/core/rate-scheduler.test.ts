@@ -1,0 +1,256 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PlatformError, PlatformRateLimitError, type RateBudget } from '../../src/core/adapter-types.js';
+import { Priority, RateScheduler, TaskCancelledError, type SchedulerTarget } from '../../src/core/rate-scheduler.js';
+
+// Fake timers drive both setTimeout and Date.now, so the scheduler's clock and its timers agree and
+// the assertions are about *when* calls started in scheduler time, never about wall-clock speed.
+
+const budget = (b: Partial<RateBudget> = {}): RateBudget => ({
+  globalPerSecond: 1000,
+  privateChatIntervalMs: 0,
+  groupChatIntervalMs: 0,
+  groupPerMinute: 0,
+  ...b,
+});
+const priv = (id: string): SchedulerTarget => ({ chatKey: `t:${id}`, isGroup: false });
+const grp = (id: string): SchedulerTarget => ({ chatKey: `t:${id}`, isGroup: true });
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Max number of start times inside any window [t, t + windowMs). */
+function maxInWindow(times: number[], windowMs: number): number {
+  const s = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0; i < s.length; i++) {
+    let j = i;
+    while (j < s.length && s[j] < s[i] + windowMs) j++;
+    best = Math.max(best, j - i);
+  }
+  return best;
+}
+
+describe('RateScheduler', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('never starts more than globalPerSecond calls in any 1 s window', async () => {
+    const s = new RateScheduler(budget({ globalPerSecond: 5 }), { now: Date.now });
+    const starts: number[] = [];
+    const all = Array.from({ length: 23 }, (_, i) =>
+      s.schedule(priv(`c${i}`), Priority.Send, async () => {
+        starts.push(Date.now());
+      }).promise,
+    );
+    await vi.advanceTimersByTimeAsync(10_000);
+    await Promise.all(all);
+    expect(starts).toHaveLength(23);
+    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(5);
+    // The budget is used, not wasted: 23 calls at 5/s need 4 extra windows, not many more.
+    expect(Math.max(...starts) - Math.min(...starts)).toBeLessThan(5000);
+  });
+
+  it('keeps the minimum interval between calls in one private chat and one group chat', async () => {
+    const s = new RateScheduler(budget({ privateChatIntervalMs: 1000, groupChatIntervalMs: 3000 }), { now: Date.now });
+    const p: number[] = [];
+    const g: number[] = [];
+    const all = [];
+    for (let i = 0; i < 4; i++) {
+      all.push(s.schedule(priv('a'), Priority.Send, async () => void p.push(Date.now())).promise);
+      all.push(s.schedule(grp('g'), Priority.Send, async () => void g.push(Date.now())).promise);
+    }
+    await vi.advanceTimersByTimeAsync(20_000);
+    await Promise.all(all);
+    expect(p).toHaveLength(4);
+    expect(g).toHaveLength(4);
+    for (let i = 1; i < 4; i++) {
+      expect(p[i] - p[i - 1]).toBeGreaterThanOrEqual(1000);
+      expect(g[i] - g[i - 1]).toBeGreaterThanOrEqual(3000);
+    }
+  });
+
+  it('caps calls per minute in a group chat', async () => {
+    const s = new RateScheduler(budget({ groupPerMinute: 3 }), { now: Date.now });
+    const starts: number[] = [];
+    const all = Array.from({ length: 7 }, () => s.schedule(grp('g'), Priority.Send, async () => void starts.push(Date.now())).promise);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(starts).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(120_000);
+    await Promise.all(all);
+    expect(starts).toHaveLength(7);
+    expect(maxInWindow(starts, 60_000)).toBeLessThanOrEqual(3);
+    // A private chat is not subject to the group cap.
+    const privStarts: number[] = [];
+    await Promise.all(Array.from({ length: 5 }, () => s.schedule(priv('p'), Priority.Send, async () => void privStarts.push(Date.now())).promise));
+    expect(maxInWindow(privStarts, 60_000)).toBe(5);
+  });
+
+  it('runs sends before edits before typing within a chat', async () => {
+    const s = new RateScheduler(budget(), { now: Date.now });
+    const order: string[] = [];
+    const block = deferred();
+    const first = s.schedule(priv('a'), Priority.Send, () => block.promise);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.started).toBe(true);
+    // Queued while the chat is busy; typing first so it is not dropped (the queue is empty then).
+    const t = s.schedule(priv('a'), Priority.Typing, async () => void order.push('typing'));
+    const e = s.schedule(priv('a'), Priority.Edit, async () => void order.push('edit'));
+    const d = s.schedule(priv('a'), Priority.Delete, async () => void order.push('delete'));
+    const snd = s.schedule(priv('a'), Priority.Send, async () => void order.push('send'));
+    block.resolve();
+    await vi.advanceTimersByTimeAsync(100);
+    await Promise.all([t.promise, e.promise, d.promise, snd.promise]);
+    expect(order).toEqual(['send', 'delete', 'edit', 'typing']);
+  });
+
+  it('runs the highest priority first across chats when the global budget is the bottleneck', async () => {
+    const s = new RateScheduler(budget({ globalPerSecond: 1 }), { now: Date.now });
+    const order: string[] = [];
+    await s.schedule(priv('x'), Priority.Send, async () => {}).promise; // uses this second's budget
+    const jobs = [
+      s.schedule(priv('a'), Priority.Typing, async () => void order.push('a-typing')),
+      s.schedule(priv('b'), Priority.Edit, async () => void order.push('b-edit')),
+      s.schedule(priv('c'), Priority.Edit, async () => void order.push('c-edit')),
+      s.schedule(priv('d'), Priority.Send, async () => void order.push('d-send')),
+    ];
+    await vi.advanceTimersByTimeAsync(10_000);
+    await Promise.all(jobs.map((j) => j.promise));
+    // Same priority keeps arrival order.
+    expect(order).toEqual(['d-send', 'b-edit', 'c-edit', 'a-typing']);
+  });
+
+  it('drops a typing indicator when the chat already has queued work', async () => {
+    const s = new RateScheduler(budget(), { now: Date.now });
+    const block = deferred();
+    s.schedule(priv('a'), Priority.Send, () => block.promise);
+    await vi.advanceTimersByTimeAsync(0);
+    const queued = s.schedule(priv('a'), Priority.Edit, async () => {});
+    const typing = vi.fn(async () => {});
+    const t = s.schedule(priv('a'), Priority.Typing, typing);
+    await expect(t.promise).resolves.toBeUndefined();
+    // Another chat with nothing queued still gets its typing indicator.
+    const other = vi.fn(async () => {});
+    await s.schedule(priv('b'), Priority.Typing, other).promise;
+    block.resolve();
+    await vi.advanceTimersByTimeAsync(100);
+    await queued.promise;
+    expect(typing).not.toHaveBeenCalled();
+    expect(other).toHaveBeenCalledTimes(1);
+    expect(s.stats.droppedTyping).toBe(1);
+  });
+
+  it('on a 429 holds that chat back by retryAfterMs and retries the same call; other chats proceed', async () => {
+    const limited: Array<{ target: SchedulerTarget; ms: number }> = [];
+    const s = new RateScheduler(budget(), { now: Date.now, onRateLimited: (target, ms) => limited.push({ target, ms }) });
+    const t0 = Date.now();
+    const aCalls: number[] = [];
+    const a = s.schedule(priv('a'), Priority.Send, async () => {
+      aCalls.push(Date.now());
+      if (aCalls.length === 1) throw new PlatformRateLimitError(5000);
+      return 'a-ok';
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    const aNext = vi.fn(async () => 'a2');
+    const a2 = s.schedule(priv('a'), Priority.Send, aNext);
+    const bAt: number[] = [];
+    const b = s.schedule(priv('b'), Priority.Send, async () => void bAt.push(Date.now()));
+    await vi.advanceTimersByTimeAsync(1000);
+    await b.promise;
+    expect(bAt[0] - t0).toBeLessThan(1000);
+    expect(aCalls).toHaveLength(1);
+    expect(aNext).not.toHaveBeenCalled(); // the chat is held, not just the failed call
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(a.promise).resolves.toBe('a-ok');
+    await expect(a2.promise).resolves.toBe('a2');
+    expect(aCalls).toHaveLength(2);
+    expect(aCalls[1] - aCalls[0]).toBeGreaterThanOrEqual(5000);
+    expect(s.stats.rateLimited).toBe(1);
+    expect(s.stats.rateLimitWaitMs).toBe(5000);
+    expect(limited).toEqual([{ target: priv('a'), ms: 5000 }]);
+  });
+
+  it('retries a non-permanent PlatformError up to maxAttempts, then rejects with it', async () => {
+    const s = new RateScheduler(budget(), { now: Date.now, maxAttempts: 3, retryBaseMs: 100 });
+    const err = new PlatformError('bad gateway', 502, false);
+    const run = vi.fn(async () => {
+      throw err;
+    });
+    const t = s.schedule(priv('a'), Priority.Send, run);
+    const caught = t.promise.catch((e) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await caught).toBe(err);
+    expect(run).toHaveBeenCalledTimes(3);
+    expect(s.stats.retries).toBe(2);
+
+    let n = 0;
+    const flaky = s.schedule(priv('b'), Priority.Send, async () => {
+      if (++n < 3) throw new PlatformError('timeout', 'ETIMEDOUT', false);
+      return 'ok';
+    });
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(flaky.promise).resolves.toBe('ok');
+    expect(n).toBe(3);
+  });
+
+  it('does not retry a permanent PlatformError or an unknown error', async () => {
+    const s = new RateScheduler(budget(), { now: Date.now });
+    const run = vi.fn(async () => {
+      throw new PlatformError('chat not found', 400, true);
+    });
+    const t = s.schedule(priv('a'), Priority.Send, run);
+    const caught = t.promise.catch((e) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await caught).toBeInstanceOf(PlatformError);
+    expect(run).toHaveBeenCalledTimes(1);
+    const plain = vi.fn(async () => {
+      throw new TypeError('bug');
+    });
+    const p = s.schedule(priv('b'), Priority.Send, plain).promise.catch((e) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await p).toBeInstanceOf(TypeError);
+    expect(plain).toHaveBeenCalledTimes(1);
+  });
+
+  it('cancels a task that has not started, and refuses to cancel one that has', async () => {
+    const s = new RateScheduler(budget(), { now: Date.now });
+    const block = deferred();
+    const first = s.schedule(priv('a'), Priority.Send, () => block.promise);
+    await vi.advanceTimersByTimeAsync(0);
+    const run = vi.fn(async () => {});
+    const second = s.schedule(priv('a'), Priority.Send, run);
+    const rejected = second.promise.catch((e) => e);
+    expect(s.pending()).toBe(1);
+    expect(second.cancel()).toBe(true);
+    expect(second.cancel()).toBe(false);
+    expect(first.cancel()).toBe(false);
+    expect(await rejected).toBeInstanceOf(TaskCancelledError);
+    expect(s.pending()).toBe(0);
+    block.resolve();
+    await vi.advanceTimersByTimeAsync(100);
+    await first.promise;
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('close() rejects every waiting task and refuses new ones', async () => {
+    const s = new RateScheduler(budget({ privateChatIntervalMs: 10_000 }), { now: Date.now });
+    await s.schedule(priv('a'), Priority.Send, async () => {}).promise;
+    const run = vi.fn(async () => {});
+    const waiting = [s.schedule(priv('a'), Priority.Send, run), s.schedule(priv('a'), Priority.Edit, run)].map((t) => t.promise.catch((e) => e));
+    s.close();
+    for (const w of waiting) expect(await w).toBeInstanceOf(TaskCancelledError);
+    await expect(s.schedule(priv('b'), Priority.Send, run).promise).rejects.toBeInstanceOf(TaskCancelledError);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(run).not.toHaveBeenCalled();
+  });
+});
