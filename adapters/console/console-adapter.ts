@@ -49,8 +49,12 @@ export class ConsoleAdapter implements ChatAdapter {
   };
   private readonly interactive: boolean;
   private readonly session: string;
+  /** Output message ids must differ between processes (a restarted daemon keeps editing old refs). */
+  private readonly runId = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   private nextId = 1;
   private readonly texts = new Map<string, string>();
+  /** Our message id → the user message it answers (shown in --markers output). */
+  private readonly replyTo = new Map<string, string>();
   /** The block at the bottom of the screen (redrawable) and how many lines it took. */
   private bottom: { id: string; lines: number } | null = null;
   private rl: ReturnType<typeof createInterface> | null = null;
@@ -95,8 +99,9 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 
   async send(conversation: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
-    const id = `${this.session}.m${this.nextId++}`;
+    const id = `${this.runId}.m${this.nextId++}`;
     this.texts.set(id, message.text);
+    if (message.replyTo) this.replyTo.set(id, message.replyTo);
     if (this.interactive) this.draw(id, message.text, true);
     else if (!message.live) this.print(id, message.text);
     return { conversation, messageId: id };
@@ -104,6 +109,7 @@ export class ConsoleAdapter implements ChatAdapter {
 
   async edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
     this.texts.set(ref.messageId, message.text);
+    if (message.replyTo) this.replyTo.set(ref.messageId, message.replyTo);
     if (this.interactive) {
       if (this.bottom?.id === ref.messageId) this.draw(ref.messageId, message.text, false);
       else if (!message.live) this.draw(ref.messageId, message.text, true);
@@ -117,6 +123,7 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 
   async finalized(ref: MessageRef, message: OutboundMessage): Promise<void> {
+    if (message.replyTo) this.replyTo.set(ref.messageId, message.replyTo);
     if (this.interactive) {
       // An older block scrolled away can't be redrawn: show its final state anew.
       if (this.bottom?.id !== ref.messageId) this.draw(ref.messageId, message.text, true);
@@ -127,7 +134,10 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 
   private print(id: string, text: string): void {
-    if (this.options.markers) this.write(`--- reply ${id} ---\n`);
+    if (this.options.markers) {
+      const to = this.replyTo.get(id);
+      this.write(`--- reply ${id}${to ? ` to ${to}` : ''} ---\n`);
+    }
     this.write(`${text}\n\n`);
   }
 

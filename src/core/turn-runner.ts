@@ -74,7 +74,8 @@ export class TurnRunner {
       lastPersist = now;
       void store.set(turnKey, record).catch(() => {});
     };
-    const render = (final: boolean): OutboundMessage[] => this.render(outlet, record, final, input.stopToken);
+    const render = (final: boolean): OutboundMessage[] =>
+      this.render(outlet, record, final, input.stopToken).map((m) => ({ ...m, replyTo: item.messageId }));
 
     metrics.inc('turns_started_total', { platform: conv.platform });
     if (record.phase !== 'final') {

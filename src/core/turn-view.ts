@@ -44,7 +44,7 @@ export function applyEvent(p: TurnProgress, ev: TurnEvent): boolean {
       return true;
     }
     case 'gap':
-      segs.push({ kind: 'notice', text: `⚠️ ${ev.reason}` });
+      segs.push({ kind: 'notice', text: `⚠️ Part of this reply may be missing: ${ev.reason.replace(/\.$/, '')}.` });
       return true;
     case 'sdk_message':
       if (ev.usage) p.usage = ev.usage;
