@@ -3,6 +3,8 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
+import { TelegramAdapter } from '../adapters/telegram/index.js';
+import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
 import type { ChatAdapter } from './core/adapter-types.js';
 import { Bridge } from './core/bridge.js';
@@ -40,6 +42,22 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   const adapters: ChatAdapter[] = [...(options.adapters ?? [])];
   if (config.console && options.console) {
     adapters.push(new ConsoleAdapter({ ...options.console, user: config.console.user }));
+  }
+  if (config.telegram) {
+    const t = config.telegram;
+    adapters.push(
+      new TelegramAdapter({
+        token: t.token,
+        apiRoot: t.apiRoot,
+        mode: t.mode,
+        webhook: t.webhook ?? undefined,
+        drafts: t.drafts,
+        rate: t.rate,
+        editIntervalMs: config.replies.editIntervalMs,
+        commands: Object.entries(COMMANDS).map(([command, description]) => ({ command, description: description.slice(0, 256) })),
+        log: log.child({ adapter: 'telegram' }),
+      }),
+    );
   }
   if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:` or `console:` section');
   const bridge = new Bridge({

@@ -94,3 +94,11 @@ export function toThrowable(f: TelegramFailure, method: string): PlatformError |
       return new PlatformError(`telegram ${method}: query is too old`, 400, true);
   }
 }
+
+/** grammy's Node typings name the abort-controller polyfill's AbortSignal; the native one works the same at runtime. */
+export type GrammySignal = NonNullable<Parameters<import('grammy').Api['getMe']>[0]>;
+
+/** The native signal, typed for grammy's API methods. */
+export function forGrammy(signal: AbortSignal): GrammySignal {
+  return signal as unknown as GrammySignal;
+}

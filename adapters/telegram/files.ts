@@ -1,7 +1,7 @@
 // Downloads an inbound file: getFile resolves the file_id to a path, then the bytes come from
 // `<apiRoot>/file/bot<token>/<path>`. That URL holds the token, so it never appears in an error.
 import { PlatformError } from '../../src/core/adapter-types.js';
-import { classifyTelegramError, scrubToken, toThrowable } from './errors.js';
+import { classifyTelegramError, forGrammy, scrubToken, toThrowable } from './errors.js';
 import type { SendContext } from './send.js';
 
 /** Largest file fetchFile accepts, bytes (the loop takes images up to 10 MB). */
@@ -25,7 +25,7 @@ export async function fetchTelegramFile(ctx: FileContext, fileId: string, signal
   signal.throwIfAborted();
   let file;
   try {
-    file = await ctx.api.getFile(fileId, signal);
+    file = await ctx.api.getFile(fileId, forGrammy(signal));
   } catch (err) {
     signal.throwIfAborted();
     throw toThrowable(classifyTelegramError(err, 'getFile', ctx.token), 'getFile');

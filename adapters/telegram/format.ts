@@ -78,8 +78,8 @@ class HtmlWriter {
   private lists: { ordered: boolean; next: number }[] = [];
   /** True right after a list marker, so the item's first paragraph stays on the marker's line. */
   private atItemStart = false;
-  // Telegram rejects nothing for nested same-type tags in practice, but emitting only the
-  // outermost keeps the output minimal and obviously balanced.
+  // Nested same-type tags (`**a **b** c**`) add nothing visible; emitting only the outermost
+  // keeps the output minimal and away from Telegram's nesting rules.
   private depth: Record<string, number> = { b: 0, i: 0, s: 0 };
   /** Link state stack: the href when rendered as <a>, or the URL to append as text otherwise. */
   private links: { tag: boolean; url: string; text: string }[] = [];

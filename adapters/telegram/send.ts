@@ -11,7 +11,7 @@ import {
   type OutboundMessage,
 } from '../../src/core/adapter-types.js';
 import { toInlineKeyboard } from './buttons.js';
-import { classifyTelegramError, toThrowable, type TelegramFailure } from './errors.js';
+import { classifyTelegramError, forGrammy, toThrowable, type TelegramFailure } from './errors.js';
 import { markdownToTelegramHtml } from './format.js';
 
 /** What every outbound call needs: the API client and the token to scrub from errors. */
@@ -91,7 +91,7 @@ export async function sendMessage(ctx: SendContext, conversation: ConversationRe
           // The message replied to may be gone by now; the answer still matters more than the quote.
           ...(replyTo !== undefined && Number.isSafeInteger(replyTo) ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } } : {}),
         },
-        signal,
+        forGrammy(signal),
       ),
     message.text,
     false,
@@ -117,7 +117,7 @@ export async function editMessage(ctx: SendContext, ref: MessageRef, message: Ou
         Number(ref.messageId),
         text,
         { ...(parseMode ? { parse_mode: parseMode } : {}), reply_markup: keyboard, link_preview_options: NO_PREVIEW },
-        signal,
+        forGrammy(signal),
       ),
     message.text,
     true,
@@ -127,7 +127,7 @@ export async function editMessage(ctx: SendContext, ref: MessageRef, message: Ou
 /** deleteMessage; a message already gone counts as deleted. */
 export async function deleteMessage(ctx: SendContext, ref: MessageRef, signal: AbortSignal): Promise<void> {
   const chatId = chatIdOf(ref.conversation);
-  const r = await attempt(ctx, 'deleteMessage', signal, () => ctx.api.deleteMessage(chatId, Number(ref.messageId), signal));
+  const r = await attempt(ctx, 'deleteMessage', signal, () => ctx.api.deleteMessage(chatId, Number(ref.messageId), forGrammy(signal)));
   if (r.ok) return;
   const f = r.failure;
   if (f.kind === 'throw' && f.error instanceof PlatformError && /message to delete not found/i.test(f.error.message)) return;
@@ -139,7 +139,7 @@ export async function sendTyping(ctx: SendContext, conversation: ConversationRef
   const chatId = chatIdOf(conversation);
   const thread = threadOf(conversation);
   const r = await attempt(ctx, 'sendChatAction', signal, () =>
-    ctx.api.sendChatAction(chatId, 'typing', thread !== undefined ? { message_thread_id: thread } : {}, signal),
+    ctx.api.sendChatAction(chatId, 'typing', thread !== undefined ? { message_thread_id: thread } : {}, forGrammy(signal)),
   );
   if (!r.ok) throw toThrowable(r.failure, 'sendChatAction');
 }
@@ -147,7 +147,7 @@ export async function sendTyping(ctx: SendContext, conversation: ConversationRef
 /** answerCallbackQuery with an optional toast. A query already answered or too old is not worth an error. */
 export async function answerPress(ctx: SendContext, press: InboundPress, notice: string | undefined, signal: AbortSignal): Promise<void> {
   const r = await attempt(ctx, 'answerCallbackQuery', signal, () =>
-    ctx.api.answerCallbackQuery(press.pressId, notice !== undefined ? { text: notice } : {}, signal),
+    ctx.api.answerCallbackQuery(press.pressId, notice !== undefined ? { text: notice } : {}, forGrammy(signal)),
   );
   if (r.ok || r.failure.kind === 'query-expired') return;
   throw toThrowable(r.failure, 'answerCallbackQuery');
@@ -164,7 +164,7 @@ export async function sendDraft(ctx: SendContext, conversation: ConversationRef,
     signal,
     false,
     (body, parseMode) =>
-      ctx.api.sendMessageDraft(chatId, draftId, body, { ...(parseMode ? { parse_mode: parseMode } : {}), ...(thread !== undefined ? { message_thread_id: thread } : {}) }, signal),
+      ctx.api.sendMessageDraft(chatId, draftId, body, { ...(parseMode ? { parse_mode: parseMode } : {}), ...(thread !== undefined ? { message_thread_id: thread } : {}) }, forGrammy(signal)),
     text,
     false,
   );

@@ -14,7 +14,7 @@ import type {
   OutboundMessage,
   RateBudget,
 } from '../../src/core/adapter-types.js';
-import { scrubToken, TelegramStartupError } from './errors.js';
+import { forGrammy, scrubToken, TelegramStartupError } from './errors.js';
 import { fetchTelegramFile } from './files.js';
 import { measureTelegram, TELEGRAM_MAX_TEXT } from './format.js';
 import { parseUpdate, TELEGRAM_PLATFORM, type BotSelf } from './parse.js';
@@ -98,14 +98,14 @@ export class TelegramAdapter implements ChatAdapter {
   async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
     let me;
     try {
-      me = await this.api.getMe(signal);
+      me = await this.api.getMe(forGrammy(signal));
     } catch (err) {
       throw this.getMeError(err);
     }
     this.self = { id: me.id, username: me.username };
     if (this.options.commands !== undefined) {
       try {
-        await this.api.setMyCommands(this.options.commands, {}, signal);
+        await this.api.setMyCommands(this.options.commands, {}, forGrammy(signal));
       } catch (err) {
         // Commands only decorate the client's menu; a refusal must not keep the bot from running.
         const why = err instanceof GrammyError ? err.description : err instanceof Error ? err.message : String(err);

@@ -12,7 +12,7 @@
 import type { Api } from 'grammy';
 import { GrammyError, HttpError } from 'grammy';
 import type { Update } from 'grammy/types';
-import { scrubToken, TelegramStartupError } from './errors.js';
+import { forGrammy, scrubToken, TelegramStartupError } from './errors.js';
 import type { TelegramLog } from './telegram-adapter.js';
 
 /** Update types fetched (the rest is never sent to us, so never needs confirming). */
@@ -63,13 +63,13 @@ export class PollingTransport {
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     const stopSignal = AbortSignal.any([signal, this.abort.signal]);
     try {
-      await api.deleteWebhook({ drop_pending_updates: false }, stopSignal);
+      await api.deleteWebhook({ drop_pending_updates: false }, forGrammy(stopSignal));
     } catch (err) {
       throw this.startupError(err);
     }
     let first: Update[];
     try {
-      first = await api.getUpdates({ timeout: 0, allowed_updates: [...ALLOWED_UPDATES] }, stopSignal);
+      first = await api.getUpdates({ timeout: 0, allowed_updates: [...ALLOWED_UPDATES] }, forGrammy(stopSignal));
     } catch (err) {
       throw this.startupError(err);
     }
@@ -107,7 +107,7 @@ export class PollingTransport {
       if (!batch) {
         try {
           this.toldOffset = this.offset;
-          batch = await api.getUpdates({ offset: this.offset, timeout, allowed_updates: [...ALLOWED_UPDATES] }, signal);
+          batch = await api.getUpdates({ offset: this.offset, timeout, allowed_updates: [...ALLOWED_UPDATES] }, forGrammy(signal));
         } catch (err) {
           if (signal.aborted) break;
           const conflict = err instanceof GrammyError && err.error_code === 409;
@@ -169,7 +169,7 @@ export class PollingTransport {
   private async confirm(): Promise<void> {
     if (this.offset === 0 || this.offset === this.toldOffset) return;
     try {
-      await this.options.api.getUpdates({ offset: this.offset, limit: 1, timeout: 0 }, AbortSignal.timeout(CONFIRM_TIMEOUT_MS));
+      await this.options.api.getUpdates({ offset: this.offset, limit: 1, timeout: 0 }, forGrammy(AbortSignal.timeout(CONFIRM_TIMEOUT_MS)));
       this.toldOffset = this.offset;
     } catch (err) {
       this.options.log.warn({ err: scrubToken(err instanceof Error ? err.message : String(err), this.options.token) }, 'telegram: could not confirm the last updates; they will be redelivered');

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Api } from 'grammy';
 import { GrammyError } from 'grammy';
 import type { Update } from 'grammy/types';
-import { scrubToken, TelegramStartupError } from './errors.js';
+import { forGrammy, scrubToken, TelegramStartupError } from './errors.js';
 import type { TelegramLog } from './telegram-adapter.js';
 import { ALLOWED_UPDATES } from './transport-polling.js';
 
@@ -80,7 +80,7 @@ export class WebhookTransport {
       throw new TelegramStartupError('webhook', `cannot listen for the Telegram webhook on ${webhook.host}:${webhook.port}: ${(err as Error).message}`);
     }
     try {
-      await api.setWebhook(webhook.url, { secret_token: webhook.secretToken, allowed_updates: [...ALLOWED_UPDATES] }, signal);
+      await api.setWebhook(webhook.url, { secret_token: webhook.secretToken, allowed_updates: [...ALLOWED_UPDATES] }, forGrammy(signal));
     } catch (err) {
       await this.stop();
       const why = err instanceof GrammyError ? err.description : err instanceof Error ? err.message : String(err);

@@ -83,6 +83,7 @@ export class Bridge {
       metrics: this.metrics,
       routing: options.routing,
       defaultMode: options.defaultPermissionMode,
+      pairingCodeTtlMs: options.access.pairingCodeTtlMs,
       log,
     });
     for (const a of options.adapters) this.outlets.set(a.platform, new Outlet(a, this.sessions.signal, this.metrics));

@@ -33,6 +33,8 @@ export interface IntakeDeps {
   metrics: Metrics;
   routing: RoutingConfig;
   defaultMode: PermissionMode;
+  /** How long pairing codes live, ms (only for the message). */
+  pairingCodeTtlMs: number;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
 }
 
@@ -115,7 +117,9 @@ export class Intake {
       }
     }
 
-    if (command && isKnownCommand(command.name)) {
+    // Known commands act at once. An unknown `/cmd@thisbot` is answered too; a plain unknown `/cmd` goes to the
+    // loop as text, since agents have slash commands of their own.
+    if (command && (isKnownCommand(command.name) || command.target)) {
       await store.flush();
       await runCommand(command, {
         outlet,
@@ -144,7 +148,9 @@ export class Intake {
       await sessions.notify(outlet, conv, `⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
       return store.flush();
     }
-    if ((await sessions.queueLength(convKey)) >= routing.maxQueuedPerLoop) {
+    // The running turn's message stays at the head of the inbox until it ends; it is not "waiting".
+    const waiting = (await sessions.queueLength(convKey)) - (sessions.running.has(convKey) ? 1 : 0);
+    if (waiting >= routing.maxQueuedPerLoop) {
       await sessions.notify(outlet, conv, `⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
       return store.flush();
     }
@@ -181,7 +187,7 @@ export class Intake {
       const code = await access.pairingCode(user, msg.sender.displayName);
       log.info({ user, code }, 'pairing requested');
       if (await sessions.firstNotice(`pair/${user}/${code}`, 3600_000)) {
-        await sessions.notify(outlet, msg.conversation, `🔑 This bot is private. Your pairing code is **${code}** (valid 1 hour). Ask the operator to run:\n\`loopbridge pairing approve ${code}\``);
+        await sessions.notify(outlet, msg.conversation, `🔑 This bot is private. Your pairing code is **${code}** (valid ${formatDuration(this.deps.pairingCodeTtlMs)}). Ask the operator to run:\n\`loopbridge pairing approve ${code}\``);
       }
     } else if (await sessions.firstNotice(`refused/${user}`, 3600_000)) {
       await sessions.notify(outlet, msg.conversation, `Sorry, this bot is private. An admin can allow you by adding \`${user}\` to access.users.`);
@@ -194,6 +200,13 @@ export class Intake {
     if (username) t = t.replace(new RegExp(`(^|\\s)@${username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b[:,]?`, 'gi'), ' ').trim();
     return t;
   }
+}
+
+function formatDuration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes >= 120 && minutes % 60 === 0) return `${minutes / 60} hours`;
+  if (minutes === 60) return '1 hour';
+  return `${minutes} minutes`;
 }
 
 /** The platform message id is stable across redelivery and restarts, so the server dedupes retries too. */

@@ -40,6 +40,7 @@ export class LiveMessage {
   private lastEditAt = 0;
   private dirtySince: number | null = null;
   private failure: unknown = null;
+  private abandoned = false;
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private readonly now: () => number;
 
@@ -64,6 +65,7 @@ export class LiveMessage {
 
   /** Sets the final content and resolves once every chunk shows it (and adapters were told it is final). */
   finish(messages: OutboundMessage[]): Promise<void> {
+    if (this.abandoned) return Promise.reject(new TaskCancelledError('abandoned'));
     this.final = true;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.setWanted(messages);
@@ -72,7 +74,10 @@ export class LiveMessage {
 
   /** Stops scheduling (shutdown); pending waits reject. */
   abandon(): void {
+    // A step already running may still land; nothing new starts after this.
+    this.abandoned = true;
     if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
     this.task?.cancel();
     this.settle(new TaskCancelledError('abandoned'));
   }
@@ -91,7 +96,7 @@ export class LiveMessage {
   }
 
   private kick(): void {
-    if (this.failure || this.deps.signal.aborted) return;
+    if (this.failure || this.abandoned || this.deps.signal.aborted) return;
     if (!this.hasWork()) {
       if (this.final) this.settle(null);
       return;
@@ -145,12 +150,14 @@ export class LiveMessage {
     const s = sig(message);
     if (i === this.delivered.length) {
       const ref = await adapter.send(conversation, message, signal);
+      // A new chunk counts as a write of the reply: the next intermediate edit keeps the pace from it.
+      this.lastEditAt = this.now();
       this.delivered.push({ ref, sig: s, finalized: false });
     } else if (this.delivered[i].sig !== s) {
       try {
         await adapter.edit(this.delivered[i].ref, message, signal);
         this.lastEditAt = this.now();
-        this.delivered[i] = { ...this.delivered[i], sig: s };
+        this.delivered[i] = { ...this.delivered[i], sig: s, finalized: false };
       } catch (err) {
         // The message is gone (deleted by someone): post this chunk anew rather than lose it.
         if (!(err instanceof PlatformError) || !err.permanent) throw err;
@@ -158,7 +165,9 @@ export class LiveMessage {
         this.delivered[i] = { ref, sig: s, finalized: false };
       }
     }
-    if (this.final && this.delivered[i].sig === s && !this.delivered[i].finalized) {
+    // finish() may have landed while this call was in flight: only content that is still the wanted
+    // final content may be reported as final (else the next step edits it and reports that).
+    if (this.final && this.delivered[i].sig === s && sig(this.wanted[i] ?? { text: '' }) === s && !this.delivered[i].finalized) {
       await adapter.finalized?.(this.delivered[i].ref, message);
       this.delivered[i].finalized = true;
     }

@@ -11,6 +11,7 @@ export interface ToolLine {
   tool: string;
   /** Short description (e.g. the command); truncated to {@link TOOL_SUMMARY_MAX} code points in the line. */
   summary?: string;
+  /** running → ⏳, ok → ✓, failed → ✗. */
   status: ToolStatus;
 }
 
@@ -21,6 +22,7 @@ export type TurnSegment = { kind: 'text'; text: string } | { kind: 'tool'; tool:
 export interface TurnView {
   /** Arrival order; consecutive text deltas are already merged by the caller. */
   segments: TurnSegment[];
+  /** 'interrupted' ends the reply with `⏹ Stopped.`, 'error' with `⚠️ Error: …`; the others add nothing. */
   status: 'running' | 'done' | 'interrupted' | 'error';
   /** Shown plainly at the end when status is 'error'. */
   error?: string;

@@ -10,7 +10,7 @@ let runs = 0;
 /** Final texts printed so far; a reprint of the same message id replaces it (the terminal's "edit"). */
 function printedReplies(): string[] {
   const byId = new Map<string, string>();
-  const re = /^--- reply (\S+) ---\n([\s\S]*?)\n\n(?=--- reply |$)/gm;
+  const re = /^--- reply (\S+)(?: to \S+)? ---\n([\s\S]*?)\n\n(?=--- reply |$)/gm;
   for (const m of output.matchAll(re)) {
     byId.delete(m[1]);
     byId.set(m[1], m[2]);

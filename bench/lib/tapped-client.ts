@@ -1,0 +1,39 @@
+// A LoopClient that notes, per loop, when each assistant_delta reached the core (the moment the client
+// hands it to the turn follower) and the text received so far. The core gets the same events unchanged.
+
+import { LoopClient, type CallOptions, type SendMessageOptions } from '../../src/loop-api/client.js';
+import type { LoopEvent, SendMessageInput } from '../../src/loop-api/types.js';
+
+/** One received delta: when (ms since the epoch, Date.now clock) and the loop's text so far after it. */
+export interface ReceivedDelta {
+  at: number;
+  textSoFar: string;
+}
+
+export class TappedClient extends LoopClient {
+  /** loop id → deltas in arrival order (the POST stream and any /events reattach). */
+  readonly received = new Map<string, ReceivedDelta[]>();
+  /** loop id → when the turn's terminal event (done/interrupted/error) reached the core, ms since the epoch. */
+  readonly endedAt = new Map<string, number>();
+
+  override sendMessage(loopId: string, input: SendMessageInput, o?: SendMessageOptions): AsyncIterable<LoopEvent> {
+    return this.tap(loopId, super.sendMessage(loopId, input, o));
+  }
+
+  override watch(loopId: string, o?: CallOptions): AsyncIterable<LoopEvent> {
+    return this.tap(loopId, super.watch(loopId, o));
+  }
+
+  private async *tap(loopId: string, events: AsyncIterable<LoopEvent>): AsyncGenerator<LoopEvent> {
+    for await (const ev of events) {
+      if (ev.type === 'assistant_delta') {
+        let list = this.received.get(loopId);
+        if (!list) this.received.set(loopId, (list = []));
+        list.push({ at: Date.now(), textSoFar: (list[list.length - 1]?.textSoFar ?? '') + ev.text });
+      } else if (ev.type === 'done' || ev.type === 'interrupted' || ev.type === 'error') {
+        this.endedAt.set(loopId, Date.now());
+      }
+      yield ev;
+    }
+  }
+}
