@@ -7,9 +7,11 @@
 // run of it on a 2-core machine is noisy), BENCH_DELTAS (40), BENCH_DELTA_MS (50),
 // BENCH_EDIT_MS (1000, replies.editIntervalMs.direct), BENCH_GLOBAL_PER_S (100000, the platform budget).
 
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Bridge } from '../src/core/bridge.js';
 import { conversationKey, type ConversationRef } from '../src/core/adapter-types.js';
 import { renderTurn } from '../src/core/render.js';
@@ -74,7 +76,7 @@ interface PhaseResult {
   multiMessage: number;
 }
 
-async function phase(sim: SimProcess, n: number, dir: string): Promise<PhaseResult> {
+async function phase(sim: SimProcess, n: number, dir: string, run: number): Promise<PhaseResult> {
   const turn = benchTurn('for the core benchmark', DELTAS, DELTA_MS);
   const adapter = new RecordingAdapter({
     capabilities: { rate: { globalPerSecond: GLOBAL_PER_S, privateChatIntervalMs: 0, groupChatIntervalMs: 0, groupPerMinute: 0 } },
@@ -87,7 +89,7 @@ async function phase(sim: SimProcess, n: number, dir: string): Promise<PhaseResu
   if (expected.length !== 1 || expected[0] !== turn.text) throw new Error('benchmark reply does not render to itself; fix bench/lib/turn-script.ts');
   const finalText = expected[0];
 
-  const store = await openLowdbStore({ path: join(dir, `store-${n}.json`) });
+  const store = await openLowdbStore({ path: join(dir, `store-${run}.json`) });
   const client = new TappedClient({ baseUrl: sim.url, token: sim.token });
   const bridge = new Bridge({
     client,
@@ -104,7 +106,7 @@ async function phase(sim: SimProcess, n: number, dir: string): Promise<PhaseResu
   await sim.script('*', turn.steps, n);
   await sim.stats(true);
 
-  const convs: ConversationRef[] = Array.from({ length: n }, (_, i) => ({ platform: 'test', chatId: `c${n}-${i}`, isDirect: true }));
+  const convs: ConversationRef[] = Array.from({ length: n }, (_, i) => ({ platform: 'test', chatId: `c${run}-${i}`, isDirect: true }));
   const baseRss = process.memoryUsage().rss;
   const cpu = startCpu();
   const rss = startRssSampler(50);
@@ -121,12 +123,19 @@ async function phase(sim: SimProcess, n: number, dir: string): Promise<PhaseResu
         files: [],
         mentionsBot: false,
         replyToBot: false,
-        messageId: `msg-${n}-${i}`,
+        messageId: `msg-${run}-${i}`,
       }),
     ),
   );
   const finished = () => bridge.metrics.get('turns_completed_total', { platform: 'test', status: 'done' });
-  while (finished() < n && Date.now() - t0 < PHASE_DEADLINE_MS) await new Promise((r) => setTimeout(r, 100));
+  let lastReport = t0;
+  while (finished() < n && Date.now() - t0 < PHASE_DEADLINE_MS) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() - lastReport > 10_000) {
+      lastReport = Date.now();
+      console.log(`  … ${finished()} / ${n} turns done after ${fmt((lastReport - t0) / 1000)} s`);
+    }
+  }
   const wallMs = Date.now() - t0;
   const cpuS = cpu().total;
   const peakRss = rss();
@@ -167,7 +176,7 @@ async function phase(sim: SimProcess, n: number, dir: string): Promise<PhaseResu
     if (received.length) firstTextFromCore.push(first.history[0].at - received[0].at);
     const endedAt = client.endedAt.get(loopId);
     if (endedAt !== undefined && last) doneToFinal.push(last.history[last.history.length - 1].at - endedAt);
-    const s = turnStaleness(received, first.history, 100);
+    const s = turnStaleness(received, client.text.get(loopId) ?? '', first.history, 100);
     staleSamples.push(...s.samples);
     deltaLags.push(...s.deltaLags);
     turnMax.push(Math.max(0, ...s.samples));
@@ -212,6 +221,24 @@ async function phase(sim: SimProcess, n: number, dir: string): Promise<PhaseResu
 
 const ms = (v: number) => `${fmt(v)} ms`;
 
+/** Findings of a CPU profile of one 1,000-conversation phase (static text: re-profile when the core changes). */
+const PROFILE_NOTES = [
+  '**Where the time goes** (`node --cpu-prof`, one 1,000-conversation phase, 2026-11-23; ~8 s of samples, ~2.3 s idle):',
+  '- GC ≈ 0.95 s, from the allocation below. The JS heap peaks near 200 MB (table); what it holds was not profiled ' +
+    '(next step: a heap snapshot at the peak); 1,000 open undici streams alone cost ~70 MB RSS in `bench:loop-api`.',
+  '- `renderTurn` → `splitMarkdown` → `findFences` (markdown-it) ≈ 0.7 s inclusive: the whole reply is re-rendered and ' +
+    're-split on **every** delta although the live message is only sent at the edit pace; rendering when the scheduler step ' +
+    'runs (or caching the split of the unchanged prefix) would remove most of it.',
+  '- `ChoiceRegistry.turnEnded` → `EngineStore.list` ≈ 0.5 s: `list(prefix)` sorts **all** keys of the store on every call ' +
+    'and every turn end calls it, so 1,000 turn ends cost O(N · K log K). Filtering by prefix before sorting (or an index) fixes it.',
+  '- `EngineStore.copyIn` (deep copy on every `set`) ≈ 0.2 s and the lowdb whole-file write ≈ 0.17 s: `TurnRunner` persists ' +
+    'the whole turn record (its text included) on every delivered platform call (`onDelivered → persist(true)`), besides the ' +
+    '500 ms throttle.',
+  '- The loop client itself (undici + SSE decode + `parseEvent` + follower) is ≈ 0.3–0.5 s; "core receipt → visible" stays ' +
+    '≤ 1 ms, so first-text latency at 1,000 is event-loop queueing (event-loop delay p99 ~200 ms, one ~530 ms stall per run, ' +
+    'during the burst of 1,000 intakes + loop creations + POSTs), not the live-message path.',
+].join('\n');
+
 function rows(results: PhaseResult[]): { header: string[]; body: string[][] } {
   const seen = new Map<number, number>();
   const header = [
@@ -238,7 +265,7 @@ function rows(results: PhaseResult[]): { header: string[]; body: string[][] } {
     line('platform calls per turn', (r) => `${fmt(r.callsPerTurn, 2)} (${Object.entries(r.calls).map(([k, v]) => `${k} ${fmt(v / r.n, 2)}`).join(', ')})`),
     line('core CPU (user + sys)', (r) => `${fmt(r.cpuS, 2)} s`),
     line('core CPU per 1,000 turns', (r) => `${fmt((r.cpuS * 1000) / r.n, 2)} s`),
-    line('core peak RSS (before the phase)', (r) => `${mb(r.peakRss)} (${mb(r.baseRss)})`),
+    line('core peak RSS (process baseline)', (r) => `${mb(r.peakRss)} (${mb(r.baseRss)})`),
     line('core peak JS heap used / external', (r) => `${mb(r.peakHeapUsed)} / ${mb(r.peakExternal)}`),
     line('core event-loop delay p99 / max', (r) => `${ms(r.loopDelayP99)} / ${ms(r.loopDelayMax)}`),
     line('simulator (child) CPU', (r) => `${fmt(r.simCpuS, 2)} s`),
@@ -250,20 +277,47 @@ function rows(results: PhaseResult[]): { header: string[]; body: string[][] } {
   return { header, body };
 }
 
-async function main() {
-  const date = new Date().toISOString();
-  console.log(`bench:core  ${date}\n${machineLine()}\n`);
+/**
+ * Runs one phase in a fresh process (this file with `--phase n run`), so each phase's RSS and CPU start
+ * from a clean process instead of inheriting the previous phase's heap. The child prints its result as
+ * the last stdout line.
+ */
+async function phaseInChild(n: number, run: number): Promise<PhaseResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--phase', String(n), String(run)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => {
+    out += d;
+    for (const line of d.split('\n')) if (line.startsWith('  …')) console.log(line);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const last = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !last.startsWith('{')) throw new Error(`phase ${n}/${run} failed (exit ${code}): ${out.slice(-2000)}`);
+  return JSON.parse(last) as PhaseResult;
+}
+
+/** Child mode: one phase with its own simulator child and temp dir. */
+async function phaseMain(n: number, run: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'loopbridge-bench-core-'));
   const sim = await startSimProcess({ idleCutMs: null });
-  const results: PhaseResult[] = [];
   try {
-    for (const n of SIZES) {
-      console.log(`${fmt(n)} concurrent conversation(s) …`);
-      results.push(await phase(sim, n, dir));
-    }
+    const r = await phase(sim, n, dir, run);
+    process.stdout.write(JSON.stringify(r) + '\n');
   } finally {
     await sim.close();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const date = new Date().toISOString();
+  console.log(`bench:core  ${date}\n${machineLine()}\n`);
+  const results: PhaseResult[] = [];
+  for (const [run, n] of SIZES.entries()) {
+    console.log(`${fmt(n)} concurrent conversation(s) …`);
+    results.push(await phaseInChild(n, run));
   }
   const { header, body } = rows(results);
   console.log(table(header, body));
@@ -288,8 +342,10 @@ async function main() {
       "the CPU and RSS figures are the core's alone. Each conversation is a direct chat (access `dm: open`) sending " +
       `one message; the loop answers with a scripted turn of ${DELTAS} deltas ${DELTA_MS} ms apart ` +
       `(${fmt(((DELTAS + 1) * DELTA_MS) / 1000, 2)} s, one \`'*'\` script queued per conversation so every loop gets the same turn). ` +
-      `\`replies.editIntervalMs.direct\` = ${fmt(EDIT_MS)} ms (the pace). The phases run one after another in one process ` +
-      '(each with a fresh Bridge, adapter, store and client; the simulator is shared).',
+      `\`replies.editIntervalMs.direct\` = ${fmt(EDIT_MS)} ms (the pace). Each phase (column) runs in a **fresh process** with its ` +
+      'own simulator child, so no phase inherits another\'s heap; the 1,000-conversation phase runs three times because ' +
+      'one run on a shared 2-core machine is noisy. The core process also holds the in-process recording adapter and the ' +
+      "bench's own timelines (a few MB at 1,000 conversations); its baseline (Node + tsx + modules) is shown in brackets.",
     '',
     '**How it is measured.**',
     "- *First text*: the simulator child wraps `ServerResponse.prototype.write` and notes when it wrote each loop's first " +
@@ -319,6 +375,8 @@ async function main() {
         ['lost finals = 0, duplicated finals = 0', each((r) => `${r.lost}, ${r.duplicated}`), verdict(okFinals)],
       ],
     ),
+    '',
+    PROFILE_NOTES,
   ].join('\n');
   await appendReport(SECTION, md);
   console.log(`\nwrote the section "${SECTION}" of bench/REPORT.md`);
@@ -328,4 +386,6 @@ async function main() {
   }
 }
 
-await main();
+const phaseArg = process.argv.indexOf('--phase');
+if (phaseArg >= 0) await phaseMain(Number(process.argv[phaseArg + 1]), Number(process.argv[phaseArg + 2]));
+else await main();

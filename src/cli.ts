@@ -53,6 +53,8 @@ async function start(argv: string[]): Promise<number> {
       : undefined,
   });
   log.info({}, 'loopbridge started');
+  // Timers and idle sockets are unref'd, so between long polls nothing else would hold the process open.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -60,6 +62,7 @@ async function start(argv: string[]): Promise<number> {
   });
   log.info({}, 'shutting down: intake stopped, in-flight turns persisted');
   await daemon.stop();
+  clearInterval(keepAlive);
   return 0;
 }
 

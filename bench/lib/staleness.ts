@@ -14,16 +14,16 @@ export interface TurnStaleness {
 }
 
 /**
- * `received`: the deltas as the core got them; `visible`: the message's text history (send, then each
+ * `received`: the deltas as the core got them (`text`: all of them concatenated); `visible`: the message's text history (send, then each
  * edit). A delta counts as shown once a visible text is at least as long as the render of the text up to
  * it (the renderer trims trailing whitespace) and starts with it.
  */
-export function turnStaleness(received: readonly ReceivedDelta[], visible: ReadonlyArray<{ at: number; text: string }>, everyMs = 100): TurnStaleness {
+export function turnStaleness(received: readonly ReceivedDelta[], text: string, visible: ReadonlyArray<{ at: number; text: string }>, everyMs = 100): TurnStaleness {
   const shownAt: number[] = [];
   let neverShown = 0;
   let j = 0;
   for (const d of received) {
-    const want = d.textSoFar.trimEnd();
+    const want = text.slice(0, d.length).trimEnd();
     while (j < visible.length && !(visible[j].text.length >= want.length && visible[j].text.startsWith(want))) j++;
     if (j < visible.length) shownAt.push(Math.max(visible[j].at, d.at));
     else {

@@ -4,15 +4,17 @@
 import { LoopClient, type CallOptions, type SendMessageOptions } from '../../src/loop-api/client.js';
 import type { LoopEvent, SendMessageInput } from '../../src/loop-api/types.js';
 
-/** One received delta: when (ms since the epoch, Date.now clock) and the loop's text so far after it. */
+/** One received delta: when (ms since the epoch, Date.now clock) and the length of the loop's text so far after it, UTF-16 units. */
 export interface ReceivedDelta {
   at: number;
-  textSoFar: string;
+  length: number;
 }
 
 export class TappedClient extends LoopClient {
   /** loop id → deltas in arrival order (the POST stream and any /events reattach). */
   readonly received = new Map<string, ReceivedDelta[]>();
+  /** loop id → all text received (the deltas concatenated). */
+  readonly text = new Map<string, string>();
   /** loop id → when the turn's terminal event (done/interrupted/error) reached the core, ms since the epoch. */
   readonly endedAt = new Map<string, number>();
 
@@ -29,7 +31,9 @@ export class TappedClient extends LoopClient {
       if (ev.type === 'assistant_delta') {
         let list = this.received.get(loopId);
         if (!list) this.received.set(loopId, (list = []));
-        list.push({ at: Date.now(), textSoFar: (list[list.length - 1]?.textSoFar ?? '') + ev.text });
+        const text = (this.text.get(loopId) ?? '') + ev.text;
+        this.text.set(loopId, text);
+        list.push({ at: Date.now(), length: text.length });
       } else if (ev.type === 'done' || ev.type === 'interrupted' || ev.type === 'error') {
         this.endedAt.set(loopId, Date.now());
       }

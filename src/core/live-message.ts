@@ -22,8 +22,12 @@ export interface LiveMessageDeps {
   target: SchedulerTarget;
   /** Minimum ms between intermediate edits of this reply. */
   editIntervalMs: number;
-  /** Called after every change of the delivered list (to persist refs for restart). */
-  onDelivered?: (chunks: DeliveredChunk[]) => void;
+  /**
+   * Called after every change of the delivered list (to persist refs for restart). When a new platform
+   * message was created, the next call waits for the returned promise: a restarted daemon must know the
+   * message exists, or it would post it again.
+   */
+  onDelivered?: (chunks: DeliveredChunk[], created: boolean) => void | Promise<void>;
   /** Called when wanted content reaches the platform: ms it waited (staleness). */
   onStaleness?: (ms: number) => void;
   signal: AbortSignal;
@@ -97,6 +101,13 @@ export class LiveMessage {
 
   private kick(): void {
     if (this.failure || this.abandoned || this.deps.signal.aborted) return;
+    if (this.final && !this.deps.adapter.finalized) {
+      // Without a finalized hook there is nothing to tell the platform: a chunk already showing its final
+      // content is final, and marking it must not cost a slot of the rate budget.
+      this.wanted.forEach((m, i) => {
+        if (this.delivered[i] && sig(m) === this.delivered[i].sig) this.delivered[i].finalized = true;
+      });
+    }
     if (!this.hasWork()) {
       if (this.final) this.settle(null);
       return;
@@ -146,6 +157,7 @@ export class LiveMessage {
     const { adapter, conversation, signal } = this.deps;
     const i = this.delivered.length < this.wanted.length ? this.delivered.length : this.firstChanged();
     if (i < 0) return;
+    let created = false;
     const message = this.wanted[i];
     const s = sig(message);
     if (i === this.delivered.length) {
@@ -153,6 +165,7 @@ export class LiveMessage {
       // A new chunk counts as a write of the reply: the next intermediate edit keeps the pace from it.
       this.lastEditAt = this.now();
       this.delivered.push({ ref, sig: s, finalized: false });
+      created = true;
     } else if (this.delivered[i].sig !== s) {
       try {
         await adapter.edit(this.delivered[i].ref, message, signal);
@@ -163,6 +176,7 @@ export class LiveMessage {
         if (!(err instanceof PlatformError) || !err.permanent) throw err;
         const ref = await adapter.send(conversation, message, signal);
         this.delivered[i] = { ref, sig: s, finalized: false };
+        created = true;
       }
     }
     // finish() may have landed while this call was in flight: only content that is still the wanted
@@ -175,7 +189,7 @@ export class LiveMessage {
       this.deps.onStaleness?.(this.now() - this.dirtySince);
       this.dirtySince = null;
     }
-    this.deps.onDelivered?.(this.chunks());
+    await this.deps.onDelivered?.(this.chunks(), created);
   }
 
   private firstChanged(): number {

@@ -57,9 +57,11 @@ export class TurnRunner {
         target: outlet.target(conv),
         editIntervalMs: conv.isDirect ? this.deps.replies.editIntervalMs.direct : this.deps.replies.editIntervalMs.group,
         signal,
-        onDelivered: (chunks) => {
+        onDelivered: async (chunks, created) => {
           record.chunks = chunks;
-          persist(true);
+          if (!created) return persist();
+          await store.set(turnKey, record);
+          await store.flush();
         },
         onStaleness: (ms) => metrics.inc('live_staleness_ms_sum', {}, ms),
       },

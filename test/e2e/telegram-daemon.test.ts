@@ -1,0 +1,211 @@
+// Issue 4's acceptance, tried as a new user would: `loopbridge start --config` as a child process, with the
+// loop simulator and the Telegram Bot API fake (limits enforced) on 127.0.0.1.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markdownToTelegramHtml } from '../../adapters/telegram/format.js';
+import { LoopClient } from '../../src/loop-api/client.js';
+import { startSimulator, type Simulator } from '../../src/sim/index.js';
+import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const ann = { id: 4242, first_name: 'Ann', username: 'ann' };
+const bob = { id: 5151, first_name: 'Bob', username: 'bob' };
+const annDm = { id: 4242, type: 'private' as const, first_name: 'Ann' };
+const group = { id: -100555, type: 'supergroup' as const, title: 'Team' };
+const forum = { id: -100666, type: 'supergroup' as const, title: 'Forum', is_forum: true };
+
+let sim: Simulator;
+let fake: FakeTelegram;
+let dir: string;
+let config: string;
+let daemon: ChildProcess;
+let logs = '';
+
+function startDaemon(): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  return child;
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill(signal);
+  await exited;
+}
+
+const bot = (chatId: number, threadId?: number) => fake.botMessages(chatId, threadId);
+const botTexts = (chatId: number, threadId?: number) => bot(chatId, threadId).map((m) => m.text ?? '');
+
+/** Waits for a bot message in the chat whose visible text matches. */
+function botMessage(chatId: number, re: RegExp, threadId?: number): Promise<StoredMessage> {
+  return waitFor(() => bot(chatId, threadId).find((m) => re.test(m.text ?? '')), 20_000);
+}
+
+function visible(md: string): string {
+  return markdownToTelegramHtml(md)
+    .replace(/<[^>]+>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .trim();
+}
+
+function loopsReceived(): Promise<string[]> {
+  return (async () => {
+    const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
+    const out: string[] = [];
+    for await (const loop of client.listAllLoops()) out.push(...sim.received(loop.id));
+    await client.close();
+    return out;
+  })();
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({ deltaDelayMs: 30 });
+  fake = await startFakeTelegram(); // Telegram's limits enforced: 30/s, ~1/s per chat, 20/min per group
+  for (const c of [annDm, group, forum]) fake.addChat(c);
+  dir = mkdtempSync(join(tmpdir(), 'lb-tg-'));
+  config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
+store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
+access: { users: ["telegram:${ann.id}"] }
+telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
+ops: { logLevel: warn, logFormat: json }
+`,
+  );
+  daemon = startDaemon();
+  await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
+});
+
+afterAll(async () => {
+  if (process.env.TG_E2E_DUMP) writeFileSync(process.env.TG_E2E_DUMP, logs + "\n" + JSON.stringify(fake.calls.slice(-25).map((c) => [c.method, c.at, c.status, c.error, c.method === "getUpdates" ? JSON.stringify(c.params) : ""]), null, 0));
+  await stop(daemon, 'SIGTERM');
+  await fake.close();
+  await sim.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('telegram through the daemon', () => {
+  it('registers the commands and answers a private message with one streamed reply, exactly the loop text', async () => {
+    expect(fake.calls.some((c) => c.method === 'setMyCommands')).toBe(true);
+    const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
+    fake.userMessage({ chat: annDm, from: ann, text: 'slow 3' });
+    const reply = await botMessage(annDm.id, /tick 3\/3/);
+    await client.close();
+    expect(reply.text).toBe('tick 1/3\ntick 2/3\ntick 3/3');
+    expect(reply.editCount).toBeGreaterThan(0); // it grew in place
+    expect(botTexts(annDm.id).filter((t) => t.includes('tick 1/3'))).toHaveLength(1);
+    expect(fake.calls.some((c) => c.method === 'sendChatAction')).toBe(true); // typing while it ran
+  });
+
+  it('ignores unaddressed group chatter and answers an @-mention (and /cmd@thisbot, not /cmd@otherbot)', async () => {
+    fake.userMessage({ chat: group, from: ann, text: 'just chatting, nothing for the bot' });
+    fake.userMessage({ chat: group, from: ann, text: '/status@otherbot' });
+    fake.userMessage({ chat: group, from: ann, text: `@${fake.bot.username} hello team` });
+    await botMessage(group.id, /Echo: hello team/);
+    fake.userMessage({ chat: group, from: ann, text: `/help@${fake.bot.username}` });
+    await botMessage(group.id, /\/new/);
+    const texts = botTexts(group.id);
+    expect(texts.some((t) => t.includes('just chatting'))).toBe(false);
+    expect(texts.filter((t) => /Loop:|No loop yet/.test(t))).toHaveLength(0); // /status@otherbot was not ours
+  });
+
+  it('each forum topic is its own loop, replies in the topic', async () => {
+    fake.userMessage({ chat: forum, from: ann, threadId: 11, text: `@${fake.bot.username} topic eleven` });
+    fake.userMessage({ chat: forum, from: ann, threadId: 22, text: `@${fake.bot.username} topic twenty-two` });
+    await botMessage(forum.id, /Echo: topic eleven/, 11);
+    await botMessage(forum.id, /Echo: topic twenty-two/, 22);
+    expect(botTexts(forum.id, 11).some((t) => t.includes('twenty-two'))).toBe(false);
+  });
+
+  it('permission: Allow/Deny buttons; a press by someone else does nothing, the allowed user answers', async () => {
+    fake.userMessage({ chat: group, from: ann, text: `@${fake.bot.username} permission to clean` });
+    const prompt = await botMessage(group.id, /Permission requested/);
+    const buttons = (prompt.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }).inline_keyboard.flat();
+    expect(buttons.map((b) => b.text)).toEqual(['✅ Allow', '🚫 Deny']);
+    const allow = buttons[0].callback_data;
+    expect(Buffer.byteLength(allow)).toBeLessThanOrEqual(64);
+
+    const bobPress = fake.pressButton({ chat: group, from: bob, messageId: prompt.message_id, data: allow });
+    await waitFor(() => fake.callbackAnswers.get(bobPress), 20_000);
+    expect(fake.callbackAnswers.get(bobPress)?.text).toMatch(/Only Ann or an admin/);
+
+    // A forged press (data that was never on a button) is refused too.
+    const forged = 'forged-token.a';
+    fake.injectUpdate({ callback_query: { id: '999001', from: { ...ann, is_bot: false }, chat_instance: '1', data: forged, message: { message_id: prompt.message_id, chat: group, date: 0 } } });
+    const forgedAnswer = await waitFor(() => fake.calls.find((c) => c.method === 'answerCallbackQuery' && c.params.callback_query_id === '999001'), 20_000);
+    expect(String(forgedAnswer.params.text)).toMatch(/not valid/);
+
+    const annPress = fake.pressButton({ chat: group, from: ann, messageId: prompt.message_id, data: allow });
+    await botMessage(group.id, /I ran/);
+    expect(fake.callbackAnswers.get(annPress)?.text).toMatch(/Allowed by Ann/);
+    const after = bot(group.id).find((m) => m.message_id === prompt.message_id)!;
+    expect(after.text).toContain('Allowed by Ann');
+    expect(JSON.stringify(after.reply_markup ?? { inline_keyboard: [] })).not.toContain('callback_data'); // buttons replaced by the outcome
+  });
+
+  it('a 15,000-character reply arrives complete across several messages, each within 4096', async () => {
+    const paragraphs = Array.from({ length: 60 }, (_, i) => `Paragraph ${i + 1}: ${'lorem ipsum dolor sit amet '.repeat(9).trim()}.`);
+    const text = paragraphs.join('\n\n');
+    expect(text.length).toBeGreaterThan(15_000);
+    sim.scriptNextTurn('*', [{ delta: text.slice(0, 5000) }, { delta: text.slice(5000, 10000) }, { delta: text.slice(10000) }]);
+    const before = bot(annDm.id).length;
+    fake.userMessage({ chat: annDm, from: ann, text: 'give me the long one' });
+    await botMessage(annDm.id, /Paragraph 60:.*amet\.$/s);
+    await waitFor(() => (fake.calls.filter((c) => c.method === 'editMessageText' || c.method === 'sendMessage').at(-1)!.at < Date.now() - 3000 ? true : undefined), 30_000);
+    const chunks = bot(annDm.id).slice(before).map((m) => m.text ?? '');
+    expect(chunks.length).toBeGreaterThanOrEqual(4);
+    for (const c of chunks) expect(c.length).toBeLessThanOrEqual(4096);
+    expect(chunks.join('\n\n').replace(/\s+/g, ' ')).toBe(visible(text).replace(/\s+/g, ' '));
+  });
+
+  it('the same update delivered twice makes one turn', async () => {
+    const m = fake.userMessage({ chat: annDm, from: ann, text: 'only once please' });
+    fake.injectUpdate({ message: { message_id: m.message_id, from: { ...ann, is_bot: false }, chat: annDm, date: m.date, text: 'only once please' } });
+    await botMessage(annDm.id, /Echo: only once please/);
+    fake.userMessage({ chat: annDm, from: ann, text: 'and then this' });
+    await botMessage(annDm.id, /Echo: and then this/);
+    expect(botTexts(annDm.id).filter((t) => t.includes('Echo: only once please'))).toHaveLength(1);
+    expect((await loopsReceived()).filter((r) => r === 'only once please')).toHaveLength(1);
+  });
+
+  it('a stranger in a private chat is refused, and nothing reaches a loop', async () => {
+    const bobDm = { id: bob.id, type: 'private' as const, first_name: 'Bob' };
+    fake.userMessage({ chat: bobDm, from: bob, text: 'let me in' });
+    await botMessage(bobDm.id, /private/);
+    expect((await loopsReceived()).includes('let me in')).toBe(false);
+  });
+
+  it('a 429 from Telegram is waited out and the reply still arrives once; the budget caused no other 429', async () => {
+    const injected = fake.rateLimited();
+    fake.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests: retry after 1', retry_after: 1 });
+    fake.userMessage({ chat: annDm, from: ann, text: 'after a rate limit' });
+    await botMessage(annDm.id, /Echo: after a rate limit/);
+    expect(botTexts(annDm.id).filter((t) => t.includes('Echo: after a rate limit'))).toHaveLength(1);
+    expect(fake.rateLimited() - injected).toBeLessThanOrEqual(1); // only the injected one, none earned
+  });
+
+  it('the daemon killed mid-turn and restarted finishes the reply once', async () => {
+    fake.userMessage({ chat: annDm, from: ann, text: 'slow 4' });
+    await botMessage(annDm.id, /tick 1\/4/);
+    // Mid-turn, between two edits. (Killing within the few ms between Telegram accepting a send and the
+    // store recording it could post that message twice: no Bot API call makes a send idempotent.)
+    await new Promise((r) => setTimeout(r, 300));
+    await stop(daemon, 'SIGKILL');
+    daemon = startDaemon();
+    const reply = await botMessage(annDm.id, /tick 4\/4|may be missing/);
+    expect(botTexts(annDm.id).filter((t) => t.includes('tick 1/4'))).toHaveLength(1);
+    expect(reply.text).toMatch(/^tick 1\/4\ntick 2\/4/);
+    expect(logs).not.toContain(fake.token);
+    expect(logs).not.toContain(sim.token);
+  });
+});
