@@ -15,6 +15,14 @@ import { renderTurn } from './render.js';
 import { keys, type QueuedMessage, type TurnRecord } from './state.js';
 import { applyEvent, newProgress, usageFooter } from './turn-view.js';
 
+/** The record as stored while streaming: everything but the text so far. */
+function streamingRecord(record: TurnRecord): TurnRecord {
+  return { ...record, progress: newProgress() };
+}
+
+/** Longest a change of the turn waits before it is rendered, ms (well under any edit pace). */
+const RENDER_EVERY_MS = 100;
+
 export interface TurnRunnerDeps {
   client: LoopClient;
   store: Store;
@@ -60,7 +68,7 @@ export class TurnRunner {
         onDelivered: async (chunks, created) => {
           record.chunks = chunks;
           if (!created) return persist();
-          await store.set(turnKey, record);
+          await store.set(turnKey, record.phase === 'final' ? record : streamingRecord(record));
           await store.flush();
         },
         onStaleness: (ms) => metrics.inc('live_staleness_ms_sum', {}, ms),
@@ -70,11 +78,13 @@ export class TurnRunner {
 
     let lastPersist = 0;
     const persistEvery = this.deps.persistEveryMs ?? 500;
+    // While streaming, a restart rebuilds the view from the server's replay, so only the phase and the
+    // platform message refs need to be durable; the text is stored once, when the turn is final.
     const persist = (force = false) => {
       const now = Date.now();
       if (!force && now - lastPersist < persistEvery) return;
       lastPersist = now;
-      void store.set(turnKey, record).catch(() => {});
+      void store.set(turnKey, streamingRecord(record)).catch(() => {});
     };
     const render = (final: boolean): OutboundMessage[] =>
       this.render(outlet, record, final, input.stopToken).map((m) => ({ ...m, replyTo: item.messageId }));
@@ -84,7 +94,7 @@ export class TurnRunner {
       // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
       // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
       record.progress = newProgress();
-      await store.set(turnKey, record);
+      await store.set(turnKey, streamingRecord(record));
       await store.flush();
       const images = await this.images(input);
       const events = followTurn(
@@ -94,6 +104,23 @@ export class TurnRunner {
         { idempotencyKey: item.id, signal },
       );
       let lastTyping = 0;
+      // Re-rendering the whole reply on every delta is wasted work (edits go out at the pace anyway):
+      // render at most every RENDER_EVERY_MS, the first content at once.
+      let lastRender = 0;
+      let renderTimer: NodeJS.Timeout | null = null;
+      const renderSoon = () => {
+        const wait = lastRender + RENDER_EVERY_MS - Date.now();
+        if (wait <= 0) {
+          lastRender = Date.now();
+          live.update(render(false));
+        } else {
+          renderTimer ??= setTimeout(() => {
+            renderTimer = null;
+            lastRender = Date.now();
+            if (!record.progress.ended) live.update(render(false));
+          }, wait);
+        }
+      };
       for await (const ev of events as AsyncIterable<TurnEvent>) {
         if (ev.type === 'started' && record.phase === 'sending') {
           record.phase = 'streaming';
@@ -106,11 +133,12 @@ export class TurnRunner {
           outlet.typing(conv);
         }
         if (changed) {
-          live.update(render(false));
+          renderSoon();
           persist();
         }
         if (record.progress.ended) break;
       }
+      if (renderTimer) clearTimeout(renderTimer);
       if (!record.progress.ended) {
         // The follower only stops early when aborted (shutdown): keep the record for the next start.
         persist(true);

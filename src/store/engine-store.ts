@@ -149,8 +149,8 @@ export class EngineStore implements Store {
   async list<T = unknown>(prefix: string): Promise<Array<[string, T]>> {
     this.#open();
     const out: Array<[string, T]> = [];
-    for (const key of Object.keys(this.#data.entries).sort()) {
-      if (!key.startsWith(prefix)) continue;
+    // Filter before sorting: the store holds many dedupe marks, and callers list small prefixes.
+    for (const key of Object.keys(this.#data.entries).filter((k) => k.startsWith(prefix)).sort()) {
       const entry = this.#live(this.#data.entries, key);
       if (entry) out.push([key, copyOut<T>(entry.v)]);
     }

@@ -31,7 +31,9 @@ function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; deliver
       target: { chatKey: 'test:c1', isGroup: false },
       editIntervalMs: o.editIntervalMs ?? 40,
       signal: ac.signal,
-      onDelivered: (c) => delivered.push(c),
+      onDelivered: (c) => {
+        delivered.push(c);
+      },
     },
     o.delivered,
   );
