@@ -2,7 +2,7 @@
 // limits enforced: the contract's last case checks that the fake never had to answer 429.
 
 import { TelegramAdapter } from '../../adapters/telegram/index.js';
-import { markdownToTelegramHtml } from '../../adapters/telegram/format.js';
+import { telegramVisible } from '../helpers/telegram-visible.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 import { describeAdapterContract, type PlatformRun } from './adapter-contract.js';
 
@@ -10,17 +10,6 @@ let fake: FakeTelegram;
 const user = { id: 4242, first_name: 'Ann', username: 'ann' };
 const dm = { id: 4242, type: 'private' as const, first_name: 'Ann' };
 const group = { id: -100777, type: 'supergroup' as const, title: 'Team' };
-
-/** The visible text of Telegram HTML, as the fake stores it. */
-function visible(html: string): string {
-  return html
-    .replace(/<[^>]+>/g, '')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&')
-    .trim();
-}
 
 describeAdapterContract({
   name: 'telegram',
@@ -35,7 +24,7 @@ describeAdapterContract({
     await fake.close();
   },
   rateLimitViolations: () => fake.rateLimited(),
-  shown: (md) => visible(markdownToTelegramHtml(md)),
+  shown: telegramVisible,
   async open(): Promise<PlatformRun> {
     const adapter = new TelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot, pollTimeoutSec: 1 });
     const sent = new Map<string, unknown>();

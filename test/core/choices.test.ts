@@ -1,40 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConversationRef, Sender } from '../../src/core/adapter-types.js';
-import { startSimulator, type Simulator } from '../../src/sim/index.js';
-import { dm, group, message, messageMatching, person, press, startHarness, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
+import { dm, group, message, messageMatching, person, press, harnessSuite, finalReply, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
 
-let sim: Simulator;
-let slowSim: Simulator; // short choice timeouts
-const harnesses: Harness[] = [];
-
-beforeAll(async () => {
-  sim = await startSimulator({ deltaDelayMs: 1, idleCutMs: null });
-  slowSim = await startSimulator({ deltaDelayMs: 1, idleCutMs: null, permissionTimeoutMs: 300, questionTimeoutMs: 300 });
-});
-afterAll(async () => {
-  await sim.close();
-  await slowSim.close();
-});
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
-
-async function harness(o: HarnessOptions = {}): Promise<Harness> {
-  const h = await startHarness({ simulator: sim, ...o });
-  harnesses.push(h);
-  return h;
-}
+const suite = harnessSuite();
+const harness = suite.harness;
+// Short choice timeouts.
+const slow = harnessSuite({ permissionTimeoutMs: 300, questionTimeoutMs: 300 });
 
 const u1 = person('u1');
 const admin = person('admin');
 const stranger = person('s1', 'Stranger');
 
-function reply(h: Harness, chatId: string, re: RegExp) {
-  return waitFor(() => {
-    const m = messageMatching(h.adapter, chatId, re);
-    return m?.finalized ? m : undefined;
-  }, `a final reply matching ${re}`);
-}
+const reply = finalReply;
 
 function prompt(h: Harness, chatId: string, re: RegExp) {
   return waitFor(() => h.adapter.chat(chatId).find((m) => re.test(m.text) && (m.buttons?.length || /Reply/.test(m.text))), `a prompt matching ${re}`);
@@ -106,7 +83,7 @@ describe('choices: permission', () => {
   });
 
   it('a prompt the server timed out shows it expired, and a press after says so', async () => {
-    const h = await harness({ simulator: slowSim });
+    const h = await harness({ simulator: slow.sim });
     await h.adapter.inject(message(dm('u1'), u1, 'permission please'));
     const p = await prompt(h, 'u1', /Permission requested/);
     const allow = token(p, /Allow/);

@@ -1,36 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/core/commands.js';
-import { startSimulator, type Simulator } from '../../src/sim/index.js';
-import { dm, loopOf, message, messageMatching, person, startHarness, texts, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
+import { startSimulator } from '../../src/sim/index.js';
+import { dm, loopOf, message, messageMatching, person, harnessSuite, finalReply, texts, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
 
-let sim: Simulator;
-const harnesses: Harness[] = [];
-
-beforeAll(async () => {
-  sim = await startSimulator({ deltaDelayMs: 1, idleCutMs: null });
-});
-afterAll(async () => {
-  await sim.close();
-});
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
-
-async function harness(o: HarnessOptions = {}): Promise<Harness> {
-  const h = await startHarness({ simulator: sim, ...o });
-  harnesses.push(h);
-  return h;
-}
+const suite = harnessSuite();
+const harness = suite.harness;
 
 const u1 = person('u1');
 const conv = dm('u1');
 
-function reply(h: Harness, re: RegExp) {
-  return waitFor(() => {
-    const m = messageMatching(h.adapter, 'u1', re);
-    return m?.finalized ? m : undefined;
-  }, `a final reply matching ${re}`);
-}
+const reply = (h: Harness, re: RegExp) => finalReply(h, 'u1', re);
 
 /** Sends a chat line and resolves with the first new bot message matching `re`. */
 async function say(h: Harness, text: string, re: RegExp): Promise<string> {
@@ -87,8 +66,8 @@ describe('commands', () => {
     await reply(h, /Echo:\*\* in the second loop/);
     const second = (await loopOf(h.store, conv))!;
     expect(second).not.toBe(first);
-    expect(sim.received(first)).toEqual(['in the first loop']);
-    expect(sim.received(second)).toEqual(['in the second loop']);
+    expect(suite.sim.received(first)).toEqual(['in the first loop']);
+    expect(suite.sim.received(second)).toEqual(['in the second loop']);
   });
 
   it('/stop during a slow turn ends the reply with "Stopped"', async () => {
@@ -105,20 +84,20 @@ describe('commands', () => {
   it('/attach mirrors a turn run by another client on that loop; /detach stops it', async () => {
     const h = await harness();
     const loop = await h.client.createLoop({ title: 'made elsewhere' });
-    const streams = sim.openStreams();
+    const streams = suite.sim.openStreams();
     expect(await say(h, `/attach ${loop.id}`, /Attached to/)).toContain('made elsewhere');
-    await waitFor(() => sim.openStreams() > streams, 'the mirror to watch the loop');
+    await waitFor(() => suite.sim.openStreams() > streams, 'the mirror to watch the loop');
     for await (const ev of h.client.sendMessage(loop.id, { content: 'from another client' }, { idempotencyKey: 'ext-1' })) void ev;
     await reply(h, /Echo:\*\* from another client/);
     // Our own messages now go to the attached loop.
     await h.adapter.inject(message(conv, u1, 'from chat'));
     await reply(h, /Echo:\*\* from chat/);
-    expect(sim.received(loop.id)).toEqual(['from another client', 'from chat']);
+    expect(suite.sim.received(loop.id)).toEqual(['from another client', 'from chat']);
     // Our own turn is shown once, not mirrored a second time.
     expect(h.adapter.chat('u1').filter((m) => /Echo:\*\* from chat/.test(m.text))).toHaveLength(1);
 
     expect(await say(h, '/detach', /Detached from/)).toContain(loop.id);
-    await waitFor(() => sim.openStreams() <= streams, 'the mirror to stop watching');
+    await waitFor(() => suite.sim.openStreams() <= streams, 'the mirror to stop watching');
     await h.adapter.inject(message(conv, u1, 'after detach'));
     await reply(h, /Echo:\*\* after detach/);
     expect(await loopOf(h.store, conv)).not.toBe(loop.id);
@@ -153,14 +132,14 @@ describe('commands', () => {
     await reply(h, /Echo:\*\* keep me/);
     const fresh = (await loopOf(h.store, conv))!;
     expect(fresh).not.toBe(old);
-    expect(sim.received(fresh)).toEqual(['keep me']);
-    expect(sim.received(old)).toEqual(['before archiving']);
+    expect(suite.sim.received(fresh)).toEqual(['keep me']);
+    expect(suite.sim.received(old)).toEqual(['before archiving']);
   });
 
   it('loop server down: one notice, and the messages are delivered after restore', async () => {
     const own = await startSimulator({ deltaDelayMs: 1, idleCutMs: null });
+    const h = await harness({ simulator: own });
     try {
-      const h = await harness({ simulator: own });
       await h.adapter.inject(message(conv, u1, 'while up'));
       await reply(h, /Echo:\*\* while up/);
       await own.faults.down();
@@ -176,7 +155,7 @@ describe('commands', () => {
       expect(texts(h.adapter, 'u1').filter((t) => /unreachable/.test(t))).toHaveLength(1);
       expect(h.adapter.chat('u1').filter((m) => /Echo:\*\* while down 1/.test(m.text))).toHaveLength(1);
     } finally {
-      for (const h of harnesses.splice(0)) await h.close();
+      await h.close();
       await own.close();
     }
   });

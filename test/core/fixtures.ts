@@ -12,21 +12,11 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/index.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/store.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { RecordingAdapter, type RecordingOptions } from '../helpers/recording-adapter.js';
+import { silentLog, waitFor } from '../helpers/wait.js';
 
-/** A logger that swallows everything (tests assert behaviour, not log lines). */
-export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
-
-/** Polls `cond` until it holds; fails with `what` after a generous deadline (default 10 s). */
-export async function waitFor<T>(cond: () => T | Promise<T>, what = 'condition', timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { silentLog, waitFor } from '../helpers/wait.js';
 
 /** Lets pending work run for a short while (used only to give a wrong behaviour the chance to show). */
 export function settle(ms = 150): Promise<void> {
@@ -123,4 +113,41 @@ export function turnsReceived(sim: Simulator, loopIds: Iterable<string>): number
   let n = 0;
   for (const id of loopIds) n += sim.received(id).length;
   return n;
+}
+
+/**
+ * Registers what every core test file needs: one fast simulator for the file, and harnesses that are
+ * closed after each test. `harness(o)` starts a Bridge against that simulator (or `o.simulator`).
+ */
+export function harnessSuite(simOptions: SimOptions = {}) {
+  let sim: Simulator | undefined;
+  const open: Harness[] = [];
+  beforeAll(async () => {
+    sim = await startSimulator({ deltaDelayMs: 1, idleCutMs: null, ...simOptions });
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+  afterEach(async () => {
+    for (const h of open.splice(0)) await h.close();
+  });
+  return {
+    get sim(): Simulator {
+      if (!sim) throw new Error('the suite simulator starts in beforeAll');
+      return sim;
+    },
+    async harness(o: HarnessOptions = {}): Promise<Harness> {
+      const h = await startHarness({ simulator: sim, ...o });
+      open.push(h);
+      return h;
+    },
+  };
+}
+
+/** Waits for the finished (finalised) reply in a chat whose text matches `re`. */
+export function finalReply(h: Harness, chatId: string, re: RegExp) {
+  return waitFor(() => {
+    const m = messageMatching(h.adapter, chatId, re);
+    return m?.finalized ? m : undefined;
+  }, `a final reply matching ${re}`);
 }

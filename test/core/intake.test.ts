@@ -1,42 +1,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approvePairing } from '../../src/core/access.js';
-import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
-import { dm, group, loopOf, message, messageMatching, person, press, startHarness, texts, turnsReceived, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
+import { dm, group, loopOf, message, messageMatching, person, press, harnessSuite, finalReply, startHarness, texts, turnsReceived, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
 
-let sim: Simulator;
-const harnesses: Harness[] = [];
-
-beforeAll(async () => {
-  sim = await startSimulator({ deltaDelayMs: 1, idleCutMs: null });
-});
-afterAll(async () => {
-  await sim.close();
-});
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
-
-async function harness(o: HarnessOptions = {}): Promise<Harness> {
-  const h = await startHarness({ simulator: sim, ...o });
-  harnesses.push(h);
-  return h;
-}
+const suite = harnessSuite();
+const harness = suite.harness;
 
 const u1 = person('u1');
 const admin = person('admin');
 const stranger = person('s1', 'Stranger');
 
-/** Waits for the finished reply in a chat that matches `re`. */
-function reply(h: Harness, chatId: string, re: RegExp) {
-  return waitFor(() => {
-    const m = messageMatching(h.adapter, chatId, re);
-    return m?.finalized ? m : undefined;
-  }, `a final reply matching ${re}`);
-}
+const reply = finalReply;
 
 /** A turn that waits on a permission prompt until answered: keeps the loop busy for as long as a test needs. */
 const blockingTurn = [{ delta: 'Need to check.' }, { permission: { tool: 'Bash', input: { command: 'true' } } }, { delta: ' Finished the blocking turn.' }];
@@ -53,7 +30,7 @@ describe('intake: direct messages', () => {
     await h.adapter.inject(message(dm('u1'), u1, 'hello there'));
     const r = await reply(h, 'u1', /Echo:\*\* hello there/);
     const loopId = (await loopOf(h.store, dm('u1')))!;
-    expect(sim.received(loopId)).toEqual(['hello there']);
+    expect(suite.sim.received(loopId)).toEqual(['hello there']);
     expect(h.adapter.chat('u1').filter((m) => /Echo/.test(m.text))).toEqual([r]);
   });
 
@@ -93,7 +70,7 @@ describe('intake: direct messages', () => {
     await h.adapter.inject(message(dm('u1'), u1, 'short one'));
     await reply(h, 'u1', /Echo:\*\* short one/);
     const loopId = (await loopOf(h.store, dm('u1')))!;
-    expect(sim.received(loopId)).toEqual(['short one']);
+    expect(suite.sim.received(loopId)).toEqual(['short one']);
     const notices = texts(h.adapter, 'u1').filter((t) => !/Echo/.test(t));
     expect(notices).toHaveLength(3);
     expect(notices[0]).toMatch(/empty/);
@@ -108,7 +85,7 @@ describe('intake: direct messages', () => {
     await h.adapter.inject(message(group(), { id: 'otherbot', isBot: true }, '@testbot beep', { mentionsBot: true }));
     await h.adapter.inject(message(dm('u1'), u1, 'real'));
     await reply(h, 'u1', /Echo:\*\* real/);
-    expect(sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['real']);
+    expect(suite.sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['real']);
     expect(h.adapter.chat('g1')).toEqual([]);
   });
 });
@@ -126,7 +103,7 @@ describe('intake: groups', () => {
     await reply(h, 'g1', /Echo:\*\* Hey bot third/);
     const loopId = (await loopOf(h.store, g))!;
     // The mention is stripped from what the loop gets.
-    expect(sim.received(loopId)).toEqual(['first', 'second as a reply', 'Hey bot third']);
+    expect(suite.sim.received(loopId)).toEqual(['first', 'second as a reply', 'Hey bot third']);
     expect(texts(h.adapter, 'g1').filter((t) => !/Echo/.test(t))).toEqual([]);
   });
 
@@ -136,7 +113,7 @@ describe('intake: groups', () => {
     await h.adapter.inject(message(group(), stranger, '@testbot do more', { mentionsBot: true }));
     await h.adapter.inject(message(group(), u1, '@testbot ok', { mentionsBot: true }));
     await reply(h, 'g1', /Echo:\*\* ok/);
-    expect(sim.received((await loopOf(h.store, group()))!)).toEqual(['ok']);
+    expect(suite.sim.received((await loopOf(h.store, group()))!)).toEqual(['ok']);
     expect(texts(h.adapter, 'g1').filter((t) => /not allowed/.test(t))).toHaveLength(1);
   });
 
@@ -154,7 +131,7 @@ describe('intake: groups', () => {
     await h.adapter.inject(message(g, u1, 'ignored chatter'));
     await h.adapter.inject(message(g, u1, '@testbot addressed', { mentionsBot: true }));
     await reply(h, 'g2', /Echo:\*\* addressed/);
-    expect(sim.received((await loopOf(h.store, g))!)).toEqual(['plain chatter', 'addressed']);
+    expect(suite.sim.received((await loopOf(h.store, g))!)).toEqual(['plain chatter', 'addressed']);
   });
 });
 
@@ -166,7 +143,7 @@ describe('intake: dedupe', () => {
     await h.adapter.inject({ ...m });
     await h.adapter.inject(message(dm('u1'), u1, 'next'));
     await reply(h, 'u1', /Echo:\*\* next/);
-    expect(sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['only once', 'next']);
+    expect(suite.sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['only once', 'next']);
   });
 
   it('1,000 messages each delivered twice (interleaved) run exactly 1,000 turns', async () => {
@@ -188,8 +165,8 @@ describe('intake: dedupe', () => {
     expect(h.bridge.metrics.get('inbound_duplicates_total', { platform: 'test' })).toBe(1000);
     await waitFor(async () => (await h.bridge.backlog()) === 0, 'every queued message to finish', 60_000);
     const loops = await Promise.all(convs.map((c) => loopOf(h.store, c)));
-    expect(turnsReceived(sim, loops.map((l) => l!))).toBe(1000);
-    expect(loops.every((l, i) => sim.received(l!).join('|') === Array.from({ length: 20 }, (_, j) => `m ${i}.${j}`).join('|'))).toBe(true);
+    expect(turnsReceived(suite.sim, loops.map((l) => l!))).toBe(1000);
+    expect(loops.every((l, i) => suite.sim.received(l!).join('|') === Array.from({ length: 20 }, (_, j) => `m ${i}.${j}`).join('|'))).toBe(true);
   }, 60_000);
 
   it('dedupe is durable: a redelivery after reopening the lowdb store is still dropped', async () => {
@@ -197,7 +174,7 @@ describe('intake: dedupe', () => {
     try {
       const path = join(dir, 'state.json');
       const store1 = await openLowdbStore({ path, flushDelayMs: 5 });
-      const h1 = await startHarness({ simulator: sim, store: store1 });
+      const h1 = await startHarness({ simulator: suite.sim, store: store1 });
       const m = message(dm('u1'), u1, 'survive a restart');
       await h1.adapter.inject(m);
       await reply(h1, 'u1', /Echo:\*\* survive a restart/);
@@ -205,13 +182,13 @@ describe('intake: dedupe', () => {
       await store1.close();
 
       const store2 = await openLowdbStore({ path, flushDelayMs: 5 });
-      const h2 = await startHarness({ simulator: sim, store: store2 });
+      const h2 = await startHarness({ simulator: suite.sim, store: store2 });
       try {
         await h2.adapter.inject({ ...m }); // platform redelivery after our restart
         await h2.adapter.inject(message(dm('u1'), u1, 'after restart'));
         await reply(h2, 'u1', /Echo:\*\* after restart/);
         const loopId = (await loopOf(store2, dm('u1')))!;
-        expect(sim.received(loopId)).toEqual(['survive a restart', 'after restart']);
+        expect(suite.sim.received(loopId)).toEqual(['survive a restart', 'after restart']);
         expect(h2.adapter.chat('u1').filter((x) => /survive/.test(x.text))).toEqual([]);
       } finally {
         await h2.close();
@@ -226,7 +203,7 @@ describe('intake: dedupe', () => {
 describe('intake: queueing', () => {
   it('messages sent while a turn runs are queued and run in order, each its own turn, one at a time', async () => {
     const h = await harness();
-    sim.scriptNextTurn('*', blockingTurn);
+    suite.sim.scriptNextTurn('*', blockingTurn);
     await h.adapter.inject(message(dm('u1'), u1, 'first'));
     await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
     await h.adapter.inject(message(dm('u1'), u1, 'second'));
@@ -237,11 +214,11 @@ describe('intake: queueing', () => {
     ]);
     const loopId = (await loopOf(h.store, dm('u1')))!;
     // Had the bridge sent "second" while "first" ran, the server would have injected it into the turn.
-    expect(sim.received(loopId)).toEqual(['first']);
+    expect(suite.sim.received(loopId)).toEqual(['first']);
     expect((await h.client.getLoop(loopId)).queue_depth).toBe(0);
     await allowPending(h, 'u1');
     await reply(h, 'u1', /Echo:\*\* third/);
-    expect(sim.received(loopId)).toEqual(['first', 'second', 'third']);
+    expect(suite.sim.received(loopId)).toEqual(['first', 'second', 'third']);
     const replies = h.adapter.chat('u1').filter((m) => /Finished the blocking turn|Echo/.test(m.text));
     expect(replies.map((m) => m.text.split('\n')[0])).toEqual(['Need to check.', '**Echo:** second', '**Echo:** third']);
     expect(replies[0].text).toContain('Finished the blocking turn.');
@@ -252,7 +229,7 @@ describe('intake: queueing', () => {
 
   it('refuses a message beyond maxQueuedPerLoop with a notice naming the limit', async () => {
     const h = await harness({ routing: { maxQueuedPerLoop: 2 } });
-    sim.scriptNextTurn('*', blockingTurn);
+    suite.sim.scriptNextTurn('*', blockingTurn);
     await h.adapter.inject(message(dm('u1'), u1, 'first'));
     await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
     for (const t of ['q1', 'q2', 'q3']) await h.adapter.inject(message(dm('u1'), u1, t));
@@ -260,7 +237,7 @@ describe('intake: queueing', () => {
     await allowPending(h, 'u1');
     await reply(h, 'u1', /Echo:\*\* q1/);
     await waitFor(async () => (await h.bridge.backlog()) === 0, 'queue drained');
-    const received = sim.received((await loopOf(h.store, dm('u1')))!);
+    const received = suite.sim.received((await loopOf(h.store, dm('u1')))!);
     expect(received[0]).toBe('first');
     expect(received).not.toContain('q3');
   });
@@ -271,7 +248,7 @@ describe('intake: queueing', () => {
   // promise N. Fix: compare `queueLength - (sessions.running.has(convKey) ? 1 : 0)` with the limit.
   it('lets maxQueuedPerLoop messages wait behind the running turn, and refuses the next', async () => {
     const h = await harness({ routing: { maxQueuedPerLoop: 2 } });
-    sim.scriptNextTurn('*', blockingTurn);
+    suite.sim.scriptNextTurn('*', blockingTurn);
     await h.adapter.inject(message(dm('u1'), u1, 'first'));
     await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
     await h.adapter.inject(message(dm('u1'), u1, 'q1'));

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { markdownToTelegramHtml } from '../../adapters/telegram/format.js';
+import { telegramVisible } from '../helpers/telegram-visible.js';
 import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
@@ -45,16 +45,6 @@ const botTexts = (chatId: number, threadId?: number) => bot(chatId, threadId).ma
 /** Waits for a bot message in the chat whose visible text matches. */
 function botMessage(chatId: number, re: RegExp, threadId?: number): Promise<StoredMessage> {
   return waitFor(() => bot(chatId, threadId).find((m) => re.test(m.text ?? '')), 20_000);
-}
-
-function visible(md: string): string {
-  return markdownToTelegramHtml(md)
-    .replace(/<[^>]+>/g, '')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&')
-    .trim();
 }
 
 function loopsReceived(): Promise<string[]> {
@@ -165,7 +155,7 @@ describe('telegram through the daemon', () => {
     const chunks = bot(annDm.id).slice(before).map((m) => m.text ?? '');
     expect(chunks.length).toBeGreaterThanOrEqual(4);
     for (const c of chunks) expect(c.length).toBeLessThanOrEqual(4096);
-    expect(chunks.join('\n\n').replace(/\s+/g, ' ')).toBe(visible(text).replace(/\s+/g, ' '));
+    expect(chunks.join('\n\n').replace(/\s+/g, ' ')).toBe(telegramVisible(text).replace(/\s+/g, ' '));
   });
 
   it('the same update delivered twice makes one turn', async () => {
