@@ -2,6 +2,8 @@
 // exactly one platform call through the scheduler, reading the newest wanted state when it runs, so any
 // number of updates between two calls coalesce into one edit. New chunks and the final state go at send
 // priority; intermediate edits wait for the live pace and yield to everything else.
+// In draft mode (Telegram sendMessageDraft in private chats) the growing tail is an ephemeral preview
+// instead of an edited message; only finished chunks, and at the end the final one, become real messages.
 
 import type { ChatAdapter, ConversationRef, MessageRef, OutboundMessage } from './adapter-types.js';
 import { PlatformError } from './adapter-types.js';
@@ -32,6 +34,8 @@ export interface LiveMessageDeps {
   onStaleness?: (ms: number) => void;
   signal: AbortSignal;
   now?: () => number;
+  /** Stream the tail as a draft preview with this non-zero id (adapter.draft must exist). */
+  draftId?: number;
 }
 
 export class LiveMessage {
@@ -46,6 +50,8 @@ export class LiveMessage {
   private failure: unknown = null;
   private abandoned = false;
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** Text of the last draft preview shown (draft mode). */
+  private drafted: string | null = null;
   private readonly now: () => number;
 
   constructor(
@@ -92,11 +98,25 @@ export class LiveMessage {
     this.kick();
   }
 
+  private get drafting(): boolean {
+    return this.deps.draftId !== undefined && !this.final && typeof this.deps.adapter.draft === 'function';
+  }
+
+  /** How many wanted chunks are real messages now: all of them, but the tail while it is a draft. */
+  private realCount(): number {
+    return this.drafting ? Math.max(0, this.wanted.length - 1) : this.wanted.length;
+  }
+
+  private draftPending(): boolean {
+    const tail = this.wanted[this.wanted.length - 1];
+    return this.drafting && tail !== undefined && this.delivered.length < this.wanted.length && tail.text !== this.drafted;
+  }
+
   private hasWork(): boolean {
     if (this.wanted.length === 0) return false;
     // Chunks only ever grow in number (text is appended), so surplus delivered chunks need no work.
-    if (this.delivered.length < this.wanted.length) return true;
-    return this.wanted.some((m, i) => sig(m) !== this.delivered[i].sig || (this.final && !this.delivered[i].finalized));
+    if (this.delivered.length < this.realCount() || this.draftPending()) return true;
+    return this.firstChanged() >= 0;
   }
 
   private kick(): void {
@@ -112,7 +132,7 @@ export class LiveMessage {
       if (this.final) this.settle(null);
       return;
     }
-    const urgent = this.final || this.delivered.length < this.wanted.length;
+    const urgent = this.final || this.delivered.length < this.realCount() || (this.drafting && this.drafted === null);
     const priority = urgent ? Priority.Send : Priority.Edit;
     if (this.task) {
       if (this.task.started || this.taskPriority <= priority) return; // it will read the newest state
@@ -155,7 +175,14 @@ export class LiveMessage {
   /** One platform call: the first missing chunk, else the first changed one, else a finalisation. */
   private async step(): Promise<void> {
     const { adapter, conversation, signal } = this.deps;
-    const i = this.delivered.length < this.wanted.length ? this.delivered.length : this.firstChanged();
+    if (this.delivered.length >= this.realCount() && this.draftPending()) {
+      const text = this.wanted[this.wanted.length - 1].text;
+      await adapter.draft!(conversation, this.deps.draftId!, text, signal);
+      this.drafted = text;
+      this.lastEditAt = this.now();
+      return;
+    }
+    const i = this.delivered.length < this.realCount() ? this.delivered.length : this.firstChanged();
     if (i < 0) return;
     let created = false;
     const message = this.wanted[i];
@@ -193,7 +220,7 @@ export class LiveMessage {
   }
 
   private firstChanged(): number {
-    for (let i = 0; i < this.wanted.length; i++) {
+    for (let i = 0; i < Math.min(this.wanted.length, this.delivered.length); i++) {
       if (sig(this.wanted[i]) !== this.delivered[i].sig) return i;
       if (this.final && !this.delivered[i].finalized) return i;
     }

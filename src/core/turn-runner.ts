@@ -15,6 +15,13 @@ import { renderTurn } from './render.js';
 import { keys, type QueuedMessage, type TurnRecord } from './state.js';
 import { applyEvent, newProgress, usageFooter } from './turn-view.js';
 
+/** Telegram wants a non-zero 32-bit draft id, the same for every preview of one reply. */
+function draftIdFor(itemId: string): number {
+  let h = 0;
+  for (let i = 0; i < itemId.length; i++) h = (Math.imul(h, 31) + itemId.charCodeAt(i)) | 0;
+  return (h & 0x7fffffff) || 1;
+}
+
 /** The record as stored while streaming: everything but the text so far. */
 function streamingRecord(record: TurnRecord): TurnRecord {
   return { ...record, progress: newProgress() };
@@ -72,6 +79,7 @@ export class TurnRunner {
           await store.flush();
         },
         onStaleness: (ms) => metrics.inc('live_staleness_ms_sum', {}, ms),
+        draftId: conv.isDirect && outlet.adapter.capabilities.drafts ? draftIdFor(item.id) : undefined,
       },
       record.chunks,
     );

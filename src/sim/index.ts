@@ -35,6 +35,8 @@ export interface Simulator {
   scriptNextTurn(loopId: string, steps: ScriptStep[]): void;
   /** Contents the "model" actually received on a loop, in order (one per turn start or injection). */
   received(loopId: string): string[];
+  /** How many images came with each received message (same order as `received`). */
+  receivedImages(loopId: string): number[];
   faults: SimFaults;
   /** Number of open SSE streams (for tests). */
   openStreams(): number;
@@ -56,6 +58,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     token: Object.keys(tokens)[0]!,
     scriptNextTurn: (loopId, steps) => srv.scriptNextTurn(loopId, steps),
     received: (loopId) => srv.received(loopId),
+    receivedImages: (loopId) => srv.receivedImages(loopId),
     faults: {
       failNext: (n, status, opts) => srv.faultPlan.failNext(n, status, opts),
       cutStreamAfter: (n, opts) => srv.faultPlan.cutStreamAfter(n, opts),

@@ -101,6 +101,10 @@ export class SimServer implements SessionHost {
     return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.received ?? [])];
   }
 
+  receivedImages(loopId: string): number[] {
+    return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.receivedImages ?? [])];
+  }
+
   agentFor(loopUuid: string, content: string): TurnAgent {
     const steps = this.scripts.get(loopUuid)?.shift() ?? this.scripts.get('*')?.shift();
     return steps ? scriptedAgent(steps) : defaultAgent(content, this.opts.deltaDelayMs);

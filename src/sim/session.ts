@@ -62,6 +62,8 @@ export class LoopSession {
   private listeners: Listener[] = [];
   /** Contents the model received, one per turn start or injection. */
   readonly received: string[] = [];
+  /** Images attached to each received message (same order as `received`). */
+  readonly receivedImages: number[] = [];
   private readonly queue: Incoming[] = [];
   private generating = false;
   private processing = false;
@@ -204,6 +206,7 @@ export class LoopSession {
         const cur: Incoming = msg;
         msg = undefined;
         this.received.push(cur.content);
+        this.receivedImages.push(cur.imageCount);
         cur.onStart?.();
         numTurns++;
         inputChars += cur.content.length;

@@ -17,7 +17,7 @@ class FinalizingAdapter extends RecordingAdapter {
   }
 }
 
-function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; delivered?: DeliveredChunk[] } = {}) {
+function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; delivered?: DeliveredChunk[]; draftId?: number } = {}) {
   const adapter = new FinalizingAdapter(o.adapter);
   const scheduler = new RateScheduler(adapter.capabilities.rate, { retryBaseMs: 5 });
   open.push(scheduler);
@@ -34,6 +34,7 @@ function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; deliver
       onDelivered: (c) => {
         delivered.push(c);
       },
+      draftId: o.draftId,
     },
     o.delivered,
   );
@@ -184,5 +185,20 @@ describe('LiveMessage', () => {
     const { adapter, live } = setup();
     adapter.failNext('send', new PlatformError('forbidden: bot was blocked', 403, true));
     await expect(live.finish(msgs('hello'))).rejects.toThrow(/forbidden/);
+  });
+
+  it('draft mode: the tail streams as a draft preview, full chunks and the final become real messages, no edits', async () => {
+    const { adapter, live } = setup({ draftId: 77, adapter: { capabilities: { drafts: true } } });
+    live.update(msgs('first part'));
+    await waitFor(() => adapter.drafts.length === 1);
+    live.update(msgs('first part grows'));
+    await waitFor(() => adapter.drafts.some((d) => d.text === 'first part grows'));
+    live.update(msgs('chunk one is full', 'second chunk'));
+    await waitFor(() => adapter.chat('c1').length === 1);
+    await live.finish(msgs('chunk one is full', 'second chunk, final'));
+    expect(adapter.chat('c1').map((m) => m.text)).toEqual(['chunk one is full', 'second chunk, final']);
+    expect(adapter.calls.filter((c) => c.method === 'edit')).toEqual([]);
+    expect(new Set(adapter.drafts.map((d) => d.draftId))).toEqual(new Set([77]));
+    expect(adapter.drafts.every((d) => d.text !== 'chunk one is full')).toBe(true); // a full chunk is never a draft
   });
 });

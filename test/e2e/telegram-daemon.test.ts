@@ -184,6 +184,35 @@ describe('telegram through the daemon', () => {
     expect(fake.rateLimited() - injected).toBeLessThanOrEqual(1); // only the injected one, none earned
   });
 
+  it('the Stop button on the live message interrupts the turn', async () => {
+    fake.userMessage({ chat: annDm, from: ann, text: 'slow 30' });
+    const live = await botMessage(annDm.id, /tick 1\/30/);
+    const stop = (live.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }).inline_keyboard.flat().find((b) => b.text.includes('Stop'))!;
+    const id = fake.pressButton({ chat: annDm, from: ann, messageId: live.message_id, data: stop.callback_data });
+    const stopped = await botMessage(annDm.id, /Stopped\./);
+    expect(stopped.message_id).toBe(live.message_id);
+    expect(stopped.text).not.toContain('tick 30/30');
+    expect(fake.callbackAnswers.get(id)?.text).toMatch(/Stopping/);
+  });
+
+  it('a photo with a caption reaches the loop as an image; other files get a clear "not supported"', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d6d3e80000000049454e44ae426082', 'hex');
+    fake.userMessage({ chat: annDm, from: ann, photo: { bytes: png, mime: 'image/png' }, caption: 'what is in this picture' });
+    await botMessage(annDm.id, /Echo: what is in this picture/);
+    const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
+    let images: number | undefined;
+    for await (const loop of client.listAllLoops()) {
+      const i = sim.received(loop.id).indexOf('what is in this picture');
+      if (i >= 0) images = sim.receivedImages(loop.id)[i];
+    }
+    await client.close();
+    expect(images).toBe(1);
+
+    fake.userMessage({ chat: annDm, from: ann, document: { bytes: Buffer.from('%PDF-1.4'), mime: 'application/pdf', fileName: 'report.pdf' }, caption: 'and this report' });
+    await botMessage(annDm.id, /report\.pdf \(application\/pdf is not supported yet\)/);
+    await botMessage(annDm.id, /Echo: and this report/); // the caption still goes through
+  });
+
   it('the daemon killed mid-turn and restarted finishes the reply once', async () => {
     fake.userMessage({ chat: annDm, from: ann, text: 'slow 4' });
     await botMessage(annDm.id, /tick 1\/4/);

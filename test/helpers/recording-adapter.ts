@@ -29,7 +29,7 @@ export interface RecordedMessage {
 }
 
 export interface RecordedCall {
-  method: 'send' | 'edit' | 'delete' | 'typing' | 'answerPress';
+  method: 'send' | 'edit' | 'delete' | 'typing' | 'answerPress' | 'draft';
   chatId: string;
   at: number;
   messageId?: string;
@@ -49,6 +49,8 @@ export class RecordingAdapter implements ChatAdapter {
   readonly messages = new Map<string, RecordedMessage>();
   readonly calls: RecordedCall[] = [];
   readonly pressAnswers: Array<{ pressId: string; notice?: string }> = [];
+  /** Draft previews shown (only used when capabilities.drafts is set). */
+  readonly drafts: Array<{ chatId: string; draftId: number; text: string }> = [];
   private sink: InboundSink | null = null;
   private seq = 0;
   private faults: Array<{ method: RecordedCall['method']; error: Error }> = [];
@@ -126,6 +128,11 @@ export class RecordingAdapter implements ChatAdapter {
 
   async typing(conversation: ConversationRef): Promise<void> {
     await this.call('typing', conversation.chatId);
+  }
+
+  async draft(conversation: ConversationRef, draftId: number, text: string): Promise<void> {
+    await this.call('draft', conversation.chatId);
+    this.drafts.push({ chatId: conversation.chatId, draftId, text });
   }
 
   async answerPress(press: { pressId: string }, notice: string | undefined): Promise<void> {
