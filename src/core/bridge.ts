@@ -88,6 +88,7 @@ export class Bridge {
     });
     for (const a of options.adapters) this.outlets.set(a.platform, new Outlet(a, this.sessions.signal, this.metrics));
     this.metrics.gauge('turns_running', () => this.sessions.running.size, 'turns in flight');
+    this.metrics.gauge('inbound_queue_depth', () => this.sessions.queued, 'accepted messages waiting for or in their turn');
     this.metrics.gauge('platform_calls_queued', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.pending(), 0));
     this.metrics.gauge('platform_calls_total', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.stats.calls, 0));
     this.metrics.gauge('platform_rate_limit_wait_ms_total', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.stats.rateLimitWaitMs, 0));
@@ -108,7 +109,8 @@ export class Bridge {
     if (resumed) this.options.log.info({ conversations: resumed }, 'resuming queued and in-flight turns');
     for (const [, conv] of await this.options.store.list<ConversationRecord>('conv/')) {
       const outlet = this.outlets.get(conv.ref.platform);
-      if (conv.mirror && conv.loopId && outlet) this.mirrors.start(outlet, conv, { id: 'admin', isBot: false });
+      // Without a recorded owner only admins may answer a mirrored turn's choices.
+      if (conv.mirror && conv.loopId && outlet) this.mirrors.start(outlet, conv, conv.mirrorOwner ?? { id: '', isBot: false });
     }
   }
 

@@ -104,6 +104,7 @@ export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promi
         conv.loopId = loop.id;
         conv.blocked = undefined;
         conv.mirror = true;
+        conv.mirrorOwner = message.sender;
         await sessions.saveConversation(conv);
         ctx.mirrors.start(outlet, conv, message.sender);
         sessions.wake(conv.key);

@@ -167,7 +167,7 @@ export class Intake {
     };
     const record = await sessions.conversation(conv);
     await sessions.saveConversation(record);
-    await store.enqueue(keys.inbox(convKey), item);
+    await sessions.enqueue(item);
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
     if (sessions.running.has(convKey)) {

@@ -35,6 +35,8 @@ export class Sessions {
   readonly running = new Map<string, { loopId: string; stopToken: string }>();
   private readonly abort = new AbortController();
   private stopping = false;
+  /** Accepted messages not yet done (queued or in their turn), for the queue-depth gauge. */
+  queued = 0;
 
   constructor(private readonly deps: SessionDeps) {}
 
@@ -74,7 +76,11 @@ export class Sessions {
   /** Resumes every conversation with queued messages or a turn in flight (after a restart). */
   async resumeAll(): Promise<number> {
     const convs = new Set<string>();
-    for (const q of await this.deps.store.queues(keys.inboxPrefix)) convs.add(q.slice(keys.inboxPrefix.length));
+    this.queued = 0;
+    for (const q of await this.deps.store.queues(keys.inboxPrefix)) {
+      convs.add(q.slice(keys.inboxPrefix.length));
+      this.queued += (await this.deps.store.items(q)).length;
+    }
     for (const [k] of await this.deps.store.list(keys.turnPrefix)) convs.add(k.slice(keys.turnPrefix.length));
     for (const c of convs) this.wake(c);
     return convs.size;
@@ -106,7 +112,7 @@ export class Sessions {
       try {
         await this.runOne(outlet, conv, item);
         delay = this.deps.retryMinMs ?? 1000;
-        await store.dequeue(keys.inbox(convKey));
+        await this.dequeue(convKey);
         await store.delete(keys.turn(convKey));
         await store.flush();
       } catch (err) {
@@ -116,7 +122,7 @@ export class Sessions {
           // A refusal that retrying cannot fix (e.g. content the server rejects): say so, drop the message.
           log.warn({ convKey, code: err.code }, 'loop refused the message');
           await this.notify(outlet, item.conversation, `⚠️ The loop refused this message (${err.code}): ${err.message}`);
-          await store.dequeue(keys.inbox(convKey));
+          await this.dequeue(convKey);
           await store.delete(keys.turn(convKey));
           await store.flush();
           continue;
@@ -130,6 +136,16 @@ export class Sessions {
         delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
       }
     }
+  }
+
+  /** Durably accepts a message into its conversation's FIFO (the caller flushes). */
+  async enqueue(item: QueuedMessage): Promise<void> {
+    await this.deps.store.enqueue(keys.inbox(item.convKey), item);
+    this.queued++;
+  }
+
+  private async dequeue(convKey: string): Promise<void> {
+    if (await this.deps.store.dequeue(keys.inbox(convKey))) this.queued = Math.max(0, this.queued - 1);
   }
 
   private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage): Promise<void> {

@@ -17,6 +17,8 @@ export interface ConversationRecord {
   blocked?: { reason: 'loop_archived' | 'loop_not_found' | 'not_loop_owner'; loopId: string };
   /** /attach: mirror turns other clients run on the loop. */
   mirror?: boolean;
+  /** Who ran /attach: may answer choices of mirrored turns (besides admins). */
+  mirrorOwner?: Sender;
 }
 
 /** A user message accepted durably and waiting for (or in) its turn. */

@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import type { ConversationRef, Sender } from '../../src/core/adapter-types.js';
 import { dm, group, message, messageMatching, person, press, harnessSuite, finalReply, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
 
@@ -91,6 +95,36 @@ describe('choices: permission', () => {
     await waitFor(() => /Timed out/.test(h.adapter.messages.get(p.id)!.text), 'the prompt to show the timeout');
     expect(h.adapter.messages.get(p.id)!.buttons ?? []).toEqual([]);
     expect(await pressButton(h, dm('u1'), u1, allow)).toBe('This request has expired.');
+  });
+});
+
+describe('choices across a restart', () => {
+  it('a prompt shown before the daemon stopped is answerable after it starts again, and the turn completes once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lb-choice-restart-'));
+    const path = join(dir, 'state.json');
+    try {
+      const store1 = await openLowdbStore({ path, flushDelayMs: 5 });
+      const h1 = await harness({ store: store1 });
+      await h1.adapter.inject(message(dm('u1'), u1, 'permission before restart'));
+      const p = await prompt(h1, 'u1', /Permission requested/);
+      await h1.close();
+      await store1.close();
+
+      const store2 = await openLowdbStore({ path, flushDelayMs: 5 });
+      const h2 = await harness({ store: store2 });
+      // The restarted daemon re-follows the waiting turn (a stream is open again) before the person presses.
+      // (A press before that would let the loop finish while nobody listens: the reply would then say so.)
+      await waitFor(() => suite.sim.openStreams() > 0, 'the resumed turn to listen again');
+      // The press arrives on the new process (the platform keeps the old message and its buttons).
+      expect(await pressButton(h2, dm('u1'), u1, token(p, /Allow/))).toMatch(/Allowed by U1/);
+      await reply(h2, 'u1', /I ran `rm -rf \.\/build`/);
+      expect(h2.adapter.chat('u1').filter((m) => /I ran/.test(m.text))).toHaveLength(1);
+      expect(h2.adapter.chat('u1').some((m) => /may be missing/.test(m.text))).toBe(false);
+      await h2.close();
+      await store2.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

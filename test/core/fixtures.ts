@@ -79,16 +79,21 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     retryMaxMs: 200,
   });
   await bridge.start();
+  let closed: Promise<void> | undefined;
   return {
     sim,
     client,
     store,
     adapter,
     bridge,
-    async close() {
-      await bridge.stop();
-      await client.close();
-      if (!o.simulator) await sim.close();
+    close() {
+      // Idempotent: a test may close early (to restart on the same store) and the suite closes again.
+      closed ??= (async () => {
+        await bridge.stop();
+        await client.close();
+        if (!o.simulator) await sim.close();
+      })();
+      return closed;
     },
   };
 }

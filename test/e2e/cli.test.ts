@@ -126,7 +126,11 @@ describe('start', () => {
       expect(health).toMatchObject({ ok: true, backlog: 0 });
       child.stdin.write('hello ops\n');
       await waitFor(() => (out.includes('**Echo:** hello ops') ? true : undefined), 20_000);
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      // Once the turn is done nothing waits: the queue-depth gauge is back to 0.
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /^inbound_queue_depth 0$/m.test(text) ? text : undefined;
+      });
       expect(metrics).toMatch(/turns_completed_total\{platform="console",status="done"\} 1/);
       expect(metrics).toContain('platform_calls_total');
       const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
