@@ -2,6 +2,7 @@
 // runner and the choice registry. `start` resumes what a previous run left in the store; `stop` stops
 // intake first, then lets workers persist their turns.
 
+import { setMaxListeners } from 'node:events';
 import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
 import type { Store } from '../store/store.js';
@@ -86,6 +87,7 @@ export class Bridge {
       pairingCodeTtlMs: options.access.pairingCodeTtlMs,
       log,
     });
+    setMaxListeners(0, this.intakeAbort.signal); // adapters hang each pending intake call on it
     for (const a of options.adapters) this.outlets.set(a.platform, new Outlet(a, this.sessions.signal, this.metrics));
     this.metrics.gauge('turns_running', () => this.sessions.running.size, 'turns in flight');
     this.metrics.gauge('inbound_queue_depth', () => this.sessions.queued, 'accepted messages waiting for or in their turn');

@@ -46,6 +46,8 @@ export interface SchedulerOptions {
   /** Base backoff for those retries, ms. Default 500. */
   retryBaseMs?: number;
   onRateLimited?: (target: SchedulerTarget, retryAfterMs: number) => void;
+  /** Extra wait when the global window is full, for the platform's clock and network jitter, ms. Default 50. */
+  windowMarginMs?: number;
 }
 
 interface Task {
@@ -168,7 +170,14 @@ export class RateScheduler {
 
   private globalReadyAt(now: number): number {
     while (this.global.length && this.global[0] <= now - 1000) this.global.shift();
-    return this.global.length >= this.budget.globalPerSecond ? this.global[0] + 1000 : now;
+    // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window
+    // frees: the platform counts arrivals, which lag our starts by network jitter, so a burst started at
+    // the edge of our window lands inside the platform's previous second and earns 429s. The margin
+    // absorbs that jitter when the window is full.
+    const last = this.global[this.global.length - 1];
+    const spaced = last === undefined ? now : Math.max(now, last + 1000 / this.budget.globalPerSecond);
+    if (this.global.length < this.budget.globalPerSecond) return spaced;
+    return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
   }
 
   private pump(): void {

@@ -3,6 +3,7 @@
 // time per loop, and the clear answers for a loop that is archived, missing or unreachable.
 
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { LoopClient } from '../loop-api/client.js';
 import { LoopApiError, LoopArchivedError, LoopNotFoundError, LoopPermissionError } from '../loop-api/errors.js';
 import type { PermissionMode } from '../loop-api/types.js';
@@ -38,7 +39,10 @@ export class Sessions {
   /** Accepted messages not yet done (queued or in their turn), for the queue-depth gauge. */
   queued = 0;
 
-  constructor(private readonly deps: SessionDeps) {}
+  constructor(private readonly deps: SessionDeps) {
+    // Every in-flight platform and loop call listens on this one shutdown signal; many at once is normal.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   get signal(): AbortSignal {
     return this.abort.signal;

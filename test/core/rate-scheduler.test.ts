@@ -92,7 +92,9 @@ describe('RateScheduler', () => {
     expect(maxInWindow(starts, 60_000)).toBeLessThanOrEqual(3);
     // A private chat is not subject to the group cap.
     const privStarts: number[] = [];
-    await Promise.all(Array.from({ length: 5 }, () => s.schedule(priv('p'), Priority.Send, async () => void privStarts.push(Date.now())).promise));
+    const privDone = Promise.all(Array.from({ length: 5 }, () => s.schedule(priv('p'), Priority.Send, async () => void privStarts.push(Date.now())).promise));
+    await vi.advanceTimersByTimeAsync(100); // global starts are spaced 1000/N ms apart
+    await privDone;
     expect(maxInWindow(privStarts, 60_000)).toBe(5);
   });
 
@@ -141,7 +143,9 @@ describe('RateScheduler', () => {
     await expect(t.promise).resolves.toBeUndefined();
     // Another chat with nothing queued still gets its typing indicator.
     const other = vi.fn(async () => {});
-    await s.schedule(priv('b'), Priority.Typing, other).promise;
+    const otherDone = s.schedule(priv('b'), Priority.Typing, other).promise;
+    await vi.advanceTimersByTimeAsync(10); // global starts are spaced 1000/N ms apart
+    await otherDone;
     block.resolve();
     await vi.advanceTimersByTimeAsync(100);
     await queued.promise;
@@ -252,5 +256,16 @@ describe('RateScheduler', () => {
     await expect(s.schedule(priv('b'), Priority.Send, run).promise).rejects.toBeInstanceOf(TaskCancelledError);
     await vi.advanceTimersByTimeAsync(20_000);
     expect(run).not.toHaveBeenCalled();
+  });
+
+  it('spreads global starts evenly instead of bursting when the window frees', async () => {
+    const s = new RateScheduler(budget({ globalPerSecond: 10 }), { now: Date.now });
+    const starts: number[] = [];
+    const all = Array.from({ length: 30 }, (_, i) => s.schedule(priv(`c${i}`), Priority.Send, async () => void starts.push(Date.now())).promise);
+    await vi.advanceTimersByTimeAsync(5_000);
+    await Promise.all(all);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100); // 1000 ms / 10
+    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(10);
   });
 });

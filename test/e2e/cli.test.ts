@@ -6,7 +6,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Access } from '../../src/core/access.js';
 import { startSimulator } from '../../src/sim/index.js';
+import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -48,6 +50,30 @@ describe('check-config', () => {
     const r = run(['start']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--config');
+  });
+});
+
+describe('pairing', () => {
+  it('lists a pending code and approves it; an unknown code is refused', async () => {
+    const storePath = join(dir, 'pairing-store.json');
+    const file = join(dir, 'pairing.yaml');
+    writeFileSync(file, `loop: { baseUrl: "http://127.0.0.1:9", token: "la_${'1'.repeat(48)}" }\nstore: { path: "${storePath}" }\naccess: { dm: pairing }\nconsole: { user: you }\n`);
+    const store = await openLowdbStore({ path: storePath, flushDelayMs: 1 });
+    const code = await new Access({ dm: 'pairing', users: [], admins: [], groups: [], pairingCodeTtlMs: 3_600_000 }, store).pairingCode('telegram:777', 'Zoe');
+    await store.close();
+
+    const listed = run(['pairing', 'list', '--config', file]);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`${code}\\s+telegram:777 \\(Zoe\\)`));
+
+    const approved = run(['pairing', 'approve', code.toLowerCase(), '--config', file]);
+    expect(approved.status).toBe(0);
+    expect(approved.stdout).toContain('approved telegram:777');
+    expect(run(['pairing', 'list', '--config', file]).stdout).toMatch(/approved:\n  telegram:777/);
+
+    const again = run(['pairing', 'approve', code, '--config', file]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('no pending pairing code');
   });
 });
 

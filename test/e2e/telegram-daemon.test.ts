@@ -184,6 +184,17 @@ describe('telegram through the daemon', () => {
     expect(fake.rateLimited() - injected).toBeLessThanOrEqual(1); // only the injected one, none earned
   });
 
+  it('a 429 storm on sends and edits delays the reply but it converges, once, to the exact text', async () => {
+    fake.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests: retry after 1', retry_after: 1 }, 2);
+    fake.failNext('editMessageText', { error_code: 429, description: 'Too Many Requests: retry after 1', retry_after: 1 }, 3);
+    fake.userMessage({ chat: annDm, from: ann, text: 'slow 4 through a storm' });
+    const reply = await botMessage(annDm.id, /tick 4\/4/);
+    await waitFor(() => (bot(annDm.id).find((m) => m.message_id === reply.message_id)?.text === 'tick 1/4\ntick 2/4\ntick 3/4\ntick 4/4' ? true : undefined), 20_000);
+    expect(botTexts(annDm.id).filter((t) => t.includes('tick 1/4'))).toHaveLength(1);
+    const storm = fake.calls.filter((c) => c.status === 429 && (c.method === 'sendMessage' || c.method === 'editMessageText'));
+    expect(storm.length).toBeGreaterThanOrEqual(5);
+  });
+
   it('the Stop button on the live message interrupts the turn', async () => {
     fake.userMessage({ chat: annDm, from: ann, text: 'slow 30' });
     const live = await botMessage(annDm.id, /tick 1\/30/);
@@ -214,16 +225,16 @@ describe('telegram through the daemon', () => {
   });
 
   it('the daemon killed mid-turn and restarted finishes the reply once', async () => {
-    fake.userMessage({ chat: annDm, from: ann, text: 'slow 4' });
-    await botMessage(annDm.id, /tick 1\/4/);
+    fake.userMessage({ chat: annDm, from: ann, text: 'slow 5' });
+    await waitFor(() => bot(annDm.id).find((m) => m.text === 'tick 1/5'), 20_000);
     // Mid-turn, between two edits. (Killing within the few ms between Telegram accepting a send and the
     // store recording it could post that message twice: no Bot API call makes a send idempotent.)
     await new Promise((r) => setTimeout(r, 300));
     await stop(daemon, 'SIGKILL');
     daemon = startDaemon();
-    const reply = await botMessage(annDm.id, /tick 4\/4|may be missing/);
-    expect(botTexts(annDm.id).filter((t) => t.includes('tick 1/4'))).toHaveLength(1);
-    expect(reply.text).toMatch(/^tick 1\/4\ntick 2\/4/);
+    const reply = await waitFor(() => bot(annDm.id).find((m) => /^tick 1\/5/.test(m.text ?? '') && /tick 5\/5|may be missing/.test(m.text ?? '')), 20_000);
+    expect(botTexts(annDm.id).filter((t) => /^tick 1\/5/.test(t))).toHaveLength(1);
+    expect(reply.text).toMatch(/^tick 1\/5\ntick 2\/5/);
     expect(logs).not.toContain(fake.token);
     expect(logs).not.toContain(sim.token);
   });
