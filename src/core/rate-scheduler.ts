@@ -174,8 +174,10 @@ export class RateScheduler {
     // frees: the platform counts arrivals, which lag our starts by network jitter, so a burst started at
     // the edge of our window lands inside the platform's previous second and earns 429s. The margin
     // absorbs that jitter when the window is full.
+    // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
+    const gap = 1000 / this.budget.globalPerSecond;
     const last = this.global[this.global.length - 1];
-    const spaced = last === undefined ? now : Math.max(now, last + 1000 / this.budget.globalPerSecond);
+    const spaced = last === undefined || gap < 2 ? now : Math.max(now, last + gap);
     if (this.global.length < this.budget.globalPerSecond) return spaced;
     return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
   }
