@@ -111,7 +111,8 @@ export function renderTurnMarkdown(view: TurnView, options?: { showTools?: boole
 
   const parts: string[] = [];
   for (const block of blocks) {
-    const body = block.kind === 'text' ? block.body.replace(/^(?:[ \t]*\n)+/, '').trimEnd() : block.body.trim();
+    // Up to three leading spaces are insignificant in markdown but show on plain-text platforms.
+    const body = block.kind === 'text' ? block.body.replace(/^(?:[ \t]*\n)+/, '').replace(/^ {1,3}(?=\S)/, '').trimEnd() : block.body.trim();
     if (body) parts.push(body);
   }
   for (const t of tail) parts.push(t);

@@ -1,7 +1,7 @@
 // The records the core keeps in the Store, and their keys. One place, so the layout is visible at a glance.
 
 import type { PermissionMode, PermissionPayload, QuestionPayload } from '../loop-api/types.js';
-import type { ConversationRef, InboundFile, MessageRef, OutboundMessage, Sender } from './adapter-types.js';
+import type { ConversationRef, InboundFile, MessageRef, Sender } from './adapter-types.js';
 import type { DeliveredChunk } from './live-message.js';
 import type { TurnProgress } from './turn-view.js';
 
@@ -94,9 +94,6 @@ export const keys = {
   /** Rate limit for repeated notices to the same person (refusals, outage notices). */
   noticed: (what: string) => `noticed/${what}`,
 } as const;
-
-/** Renders a choice or notice as the adapter's outbound message. */
-export type Outbound = OutboundMessage;
 
 /** Dedupe marks outlive every platform's redelivery window (Slack retries for ~5 min; Telegram keeps 24 h). */
 export const SEEN_TTL_MS = 7 * 24 * 3600_000;

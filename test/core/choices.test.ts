@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import type { ConversationRef, Sender } from '../../src/core/adapter-types.js';
-import { dm, group, message, messageMatching, person, press, harnessSuite, finalReply, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
+import { dm, group, message, person, press, harnessSuite, finalReply, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
 
 const suite = harnessSuite();
 const harness = suite.harness;

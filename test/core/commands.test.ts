@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/core/commands.js';
 import { startSimulator } from '../../src/sim/index.js';
-import { dm, loopOf, message, messageMatching, person, harnessSuite, finalReply, texts, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
+import { dm, loopOf, message, messageMatching, person, harnessSuite, finalReply, texts, waitFor, type Harness } from './fixtures.js';
 
 const suite = harnessSuite();
 const harness = suite.harness;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { approvePairing } from '../../src/core/access.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
-import { dm, group, loopOf, message, messageMatching, person, press, harnessSuite, finalReply, startHarness, texts, turnsReceived, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
+import { dm, group, loopOf, message, person, press, harnessSuite, finalReply, startHarness, texts, turnsReceived, waitFor, type Harness } from './fixtures.js';
 
 const suite = harnessSuite();
 const harness = suite.harness;

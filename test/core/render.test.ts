@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { markdownToTelegramHtml, measureTelegram, TELEGRAM_MAX_TEXT } from '../../adapters/telegram/format.js';
+import { telegramVisible } from '../helpers/telegram-visible.js';
 import { renderToolLine, renderTurn, renderTurnMarkdown, type ToolLine, type TurnSegment, type TurnView } from '../../src/core/render.js';
 
 const text = (t: string): TurnSegment => ({ kind: 'text', text: t });
@@ -11,14 +12,7 @@ const notice = (t: string): TurnSegment => ({ kind: 'notice', text: t });
 const view = (segments: TurnSegment[], extra: Partial<TurnView> = {}): TurnView => ({ segments, status: 'running', ...extra });
 
 /** What Telegram shows for a markdown chunk (tags stripped, entities decoded). */
-function shown(md: string): string {
-  return markdownToTelegramHtml(md)
-    .replace(/<[^>]*>/g, '')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
-}
+const shown = telegramVisible;
 
 describe('tool lines', () => {
   it('shows one compact line with a status mark', () => {
@@ -64,6 +58,11 @@ describe('renderTurnMarkdown', () => {
     );
     expect(md).toBe('Let me look.\n\n🔧 Bash `ls` ✓\n🔧 Read `a.ts` ⏳\n\nFound it.');
     expect(shown(md)).toBe('Let me look.\n\n🔧 Bash ls ✓\n🔧 Read a.ts ⏳\n\nFound it.');
+  });
+
+  it('drops the insignificant leading space of text that resumes after a tool', () => {
+    const md = renderTurnMarkdown(view([text('Running it.'), tool({ tool: 'Bash', status: 'ok' }), text(' I ran it.')]));
+    expect(md.endsWith('\n\nI ran it.')).toBe(true);
   });
 
   it('still separates text around hidden tools', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopClient } from '../../src/loop-api/client.js';
 import {
   LoopApiError, LoopArchivedError, LoopAuthError, LoopConflictError, LoopNotFoundError, LoopPermissionError,
-  LoopRateLimitError, LoopServerError, LoopTransportError, LoopValidationError, errorFromResponse, isRetryable,
+  LoopRateLimitError, LoopServerError, LoopValidationError, errorFromResponse, isRetryable,
   parseRetryAfter, transportError,
 } from '../../src/loop-api/errors.js';
 
