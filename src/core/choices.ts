@@ -69,6 +69,8 @@ export class ChoiceRegistry {
     await store.set(keys.choice(token), rec);
     await store.set(indexKey, token);
     await store.set(keys.pendingChoice(rec.convKey), token);
+    const open = (await store.get<string[]>(keys.openChoices(ctx.loopId))) ?? [];
+    await store.set(keys.openChoices(ctx.loopId), [...open, token]);
     rec.message = await ctx.outlet.send(ctx.conversation, this.render(rec, ctx.outlet));
     await store.set(keys.choice(token), rec);
   }
@@ -137,7 +139,7 @@ export class ChoiceRegistry {
 
   /** The turn ended: whatever is still pending can no longer be answered. */
   async turnEnded(outlet: Outlet, loopId: string): Promise<void> {
-    for (const [, token] of await this.deps.store.list<string>(keys.choiceIndex(loopId, ''))) {
+    for (const token of (await this.deps.store.get<string[]>(keys.openChoices(loopId))) ?? []) {
       const rec = await this.deps.store.get<ChoiceRecord>(keys.choice(token));
       if (rec?.state === 'pending') await this.finish(outlet, loopId, rec.choiceId, 'expired', '⌛ Expired: the turn ended before an answer.');
     }
@@ -221,6 +223,9 @@ export class ChoiceRegistry {
     if ((await this.deps.store.get<string>(keys.pendingChoice(rec.convKey))) === rec.token) {
       await this.deps.store.delete(keys.pendingChoice(rec.convKey));
     }
+    const open = ((await this.deps.store.get<string[]>(keys.openChoices(rec.loopId))) ?? []).filter((t) => t !== rec.token);
+    if (open.length) await this.deps.store.set(keys.openChoices(rec.loopId), open);
+    else await this.deps.store.delete(keys.openChoices(rec.loopId));
   }
 
   private async save(outlet: Outlet, rec: ChoiceRecord): Promise<void> {

@@ -9,6 +9,12 @@ import type { ChatAdapter, ConversationRef, MessageRef, OutboundMessage } from '
 import { PlatformError } from './adapter-types.js';
 import { Priority, TaskCancelledError, type RateScheduler, type ScheduledTask, type SchedulerTarget } from './rate-scheduler.js';
 
+/**
+ * What the reply should show: the messages, or a function that renders them. A function is called only
+ * when a platform call is about to happen, so text that the edit pace would discard is never rendered.
+ */
+export type LiveContent = OutboundMessage[] | (() => OutboundMessage[]);
+
 /** One platform message of the live reply as last delivered. */
 export interface DeliveredChunk {
   ref: MessageRef;
@@ -52,6 +58,8 @@ export class LiveMessage {
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   /** Text of the last draft preview shown (draft mode). */
   private drafted: string | null = null;
+  /** Newer content not rendered yet (see LiveContent). */
+  private source: (() => OutboundMessage[]) | null = null;
   private readonly now: () => number;
 
   constructor(
@@ -68,15 +76,23 @@ export class LiveMessage {
   }
 
   /** Sets the wanted content (intermediate). Empty chunks mean "nothing to show yet". */
-  update(messages: OutboundMessage[]): void {
+  update(content: LiveContent): void {
     if (this.final) return;
-    this.setWanted(messages);
+    if (typeof content === 'function') {
+      this.source = content;
+      this.dirtySince ??= this.now();
+      this.kick();
+      return;
+    }
+    this.source = null;
+    this.setWanted(content);
   }
 
   /** Sets the final content and resolves once every chunk shows it (and adapters were told it is final). */
   finish(messages: OutboundMessage[]): Promise<void> {
     if (this.abandoned) return Promise.reject(new TaskCancelledError('abandoned'));
     this.final = true;
+    this.source = null;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.setWanted(messages);
     return done;
@@ -93,9 +109,20 @@ export class LiveMessage {
   }
 
   private setWanted(messages: OutboundMessage[]): void {
+    this.assign(messages);
+    this.kick();
+  }
+
+  private assign(messages: OutboundMessage[]): void {
     this.wanted = messages.filter((m) => m.text.trim() !== '' || m.buttons?.length).map((m) => ({ ...m, live: true }));
     if (this.dirtySince === null && this.hasWork()) this.dirtySince = this.now();
-    this.kick();
+  }
+
+  /** Renders pending content now (right before a platform call). */
+  private materialize(): void {
+    const source = this.source;
+    this.source = null;
+    if (source) this.assign(source());
   }
 
   private get drafting(): boolean {
@@ -121,6 +148,14 @@ export class LiveMessage {
 
   private kick(): void {
     if (this.failure || this.abandoned || this.deps.signal.aborted) return;
+    if (this.source) {
+      // A queued step renders the newest content itself; otherwise render once the pace allows a call
+      // (at once for the first message, so the first text shows as soon as it exists).
+      if (this.task) return;
+      const wait = this.delivered.length ? this.lastEditAt + this.deps.editIntervalMs - this.now() : 0;
+      if (wait > 0) return this.armPace(wait);
+      this.materialize();
+    }
     if (this.final && !this.deps.adapter.finalized) {
       // Without a finalized hook there is nothing to tell the platform: a chunk already showing its final
       // content is final, and marking it must not cost a slot of the rate budget.
@@ -141,15 +176,7 @@ export class LiveMessage {
     }
     if (!urgent) {
       const wait = this.lastEditAt + this.deps.editIntervalMs - this.now();
-      if (wait > 0) {
-        if (!this.paceTimer) {
-          this.paceTimer = setTimeout(() => {
-            this.paceTimer = null;
-            this.kick();
-          }, wait);
-        }
-        return;
-      }
+      if (wait > 0) return this.armPace(wait);
     }
     if (this.paceTimer) {
       clearTimeout(this.paceTimer);
@@ -172,9 +199,17 @@ export class LiveMessage {
     );
   }
 
+  private armPace(wait: number): void {
+    this.paceTimer ??= setTimeout(() => {
+      this.paceTimer = null;
+      this.kick();
+    }, wait);
+  }
+
   /** One platform call: the first missing chunk, else the first changed one, else a finalisation. */
   private async step(): Promise<void> {
     const { adapter, conversation, signal } = this.deps;
+    this.materialize();
     if (this.delivered.length >= this.realCount() && this.draftPending()) {
       const text = this.wanted[this.wanted.length - 1].text;
       await adapter.draft!(conversation, this.deps.draftId!, text, signal);

@@ -63,6 +63,7 @@ interface Task {
 }
 
 interface ChatState {
+  key: string;
   queue: Task[];
   /** Earliest time the next call may start. */
   nextAt: number;
@@ -152,7 +153,7 @@ export class RateScheduler {
   private chat(key: string): ChatState {
     let c = this.chats.get(key);
     if (!c) {
-      c = { queue: [], nextAt: 0, minute: [], inFlight: false };
+      c = { key, queue: [], nextAt: 0, minute: [], inFlight: false };
       this.chats.set(key, c);
     }
     return c;
@@ -189,11 +190,12 @@ export class RateScheduler {
       const globalAt = this.globalReadyAt(now);
       let best: { chat: ChatState; task: Task } | null = null;
       let wakeAt = Infinity;
-      for (const [key, chat] of this.chats) {
+      // values(), not entries(): this loop runs per dispatch over every chat, and entry tuples are garbage.
+      for (const chat of this.chats.values()) {
         if (chat.inFlight) continue;
         const head = chat.queue[0];
         if (!head) {
-          if (chat.nextAt <= now && chat.minute.length === 0) this.chats.delete(key);
+          if (chat.nextAt <= now && chat.minute.length === 0) this.chats.delete(chat.key);
           continue;
         }
         const at = this.readyAt(chat, head.target.isGroup, now);

@@ -85,6 +85,8 @@ export const keys = {
   seen: (platform: string, chatId: string, messageId: string) => `seen/${platform}/${chatId}/${messageId}`,
   choice: (token: string) => `choice/${token}`,
   choiceIndex: (loopId: string, choiceId: string) => `choiceidx/${loopId}/${choiceId}`,
+  /** Tokens of the choices still pending on a loop (so a turn's end need not scan the store). */
+  openChoices: (loopId: string) => `openchoices/${loopId}`,
   /** The choice awaiting an answer in a conversation (for typed answers). */
   pendingChoice: (convKey: string) => `pendingchoice/${convKey}`,
   pairingCode: (code: string) => `pair/code/${code}`,

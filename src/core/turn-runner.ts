@@ -27,9 +27,6 @@ function streamingRecord(record: TurnRecord): TurnRecord {
   return { ...record, progress: newProgress() };
 }
 
-/** Longest a change of the turn waits before it is rendered, ms (well under any edit pace). */
-const RENDER_EVERY_MS = 100;
-
 export interface TurnRunnerDeps {
   client: LoopClient;
   store: Store;
@@ -112,23 +109,6 @@ export class TurnRunner {
         { idempotencyKey: item.id, signal },
       );
       let lastTyping = 0;
-      // Re-rendering the whole reply on every delta is wasted work (edits go out at the pace anyway):
-      // render at most every RENDER_EVERY_MS, the first content at once.
-      let lastRender = 0;
-      let renderTimer: NodeJS.Timeout | null = null;
-      const renderSoon = () => {
-        const wait = lastRender + RENDER_EVERY_MS - Date.now();
-        if (wait <= 0) {
-          lastRender = Date.now();
-          live.update(render(false));
-        } else {
-          renderTimer ??= setTimeout(() => {
-            renderTimer = null;
-            lastRender = Date.now();
-            if (!record.progress.ended) live.update(render(false));
-          }, wait);
-        }
-      };
       for await (const ev of events as AsyncIterable<TurnEvent>) {
         if (ev.type === 'started' && record.phase === 'sending') {
           record.phase = 'streaming';
@@ -141,12 +121,12 @@ export class TurnRunner {
           outlet.typing(conv);
         }
         if (changed) {
-          renderSoon();
+          // Rendered lazily, when the live message is about to call the platform.
+          live.update(() => render(false));
           persist();
         }
         if (record.progress.ended) break;
       }
-      if (renderTimer) clearTimeout(renderTimer);
       if (!record.progress.ended) {
         // The follower only stops early when aborted (shutdown): keep the record for the next start.
         persist(true);

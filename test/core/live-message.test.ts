@@ -201,4 +201,25 @@ describe('LiveMessage', () => {
     expect(new Set(adapter.drafts.map((d) => d.draftId))).toEqual(new Set([77]));
     expect(adapter.drafts.every((d) => d.text !== 'chunk one is full')).toBe(true); // a full chunk is never a draft
   });
+
+  it('renders lazily: content given as a function is rendered only when a platform call is about to happen', async () => {
+    const { adapter, live } = setup({ editIntervalMs: 200 });
+    let text = '';
+    let renders = 0;
+    const source = () => {
+      renders++;
+      return msgs(text);
+    };
+    for (let i = 0; i < 60; i++) {
+      text += `w${i} `;
+      live.update(source);
+      await settle(5);
+    }
+    await live.finish(msgs(text.trim()));
+    const calls = adapter.calls.filter((c) => c.method === 'send' || c.method === 'edit').length;
+    expect(adapter.chat('c1')[0].text).toBe(text.trim());
+    expect(renders).toBeLessThanOrEqual(calls + 1); // not once per update (60)
+    expect(renders).toBeGreaterThanOrEqual(1); // the first text showed at once
+  });
 });
+
