@@ -85,20 +85,24 @@ export class Intake {
     const user = qualifiedUserId(conv.platform, msg.sender.id);
     metrics.inc('inbound_messages_total', { platform: conv.platform });
 
-    // Durable dedupe: a platform redelivery (retry, offset replay, sync replay) is dropped here.
-    if (!(await store.setIfAbsent(keys.seen(conv.platform, conv.chatId, msg.messageId), 1, { ttlMs: SEEN_TTL_MS }))) {
-      metrics.inc('inbound_duplicates_total', { platform: conv.platform });
-      return;
-    }
+    // Durable dedupe: a platform redelivery (retry, offset replay, sync replay) is dropped here. The mark is
+    // claimed only when we act on the message, right before acting (see `claim`).
+    const seenKey = keys.seen(conv.platform, conv.chatId, msg.messageId);
+    const duplicate = () => metrics.inc('inbound_duplicates_total', { platform: conv.platform });
+    if (await store.get(seenKey)) return duplicate();
+    const claim = () => store.setIfAbsent(seenKey, 1, { ttlMs: SEEN_TTL_MS });
+    // Notices are not part of accepting the message: they must not hold up the platform's acknowledgement.
+    const notify = (text: string) => void sessions.notify(outlet, conv, text);
 
     const text = this.stripMention(msg.text, outlet.bot.username);
     const command = parseCommand(text);
-    if (msg.addressedElsewhere || (command?.target && outlet.bot.username && command.target.toLowerCase() !== outlet.bot.username.toLowerCase())) {
-      return store.flush();
-    }
+    if (msg.addressedElsewhere || (command?.target && outlet.bot.username && command.target.toLowerCase() !== outlet.bot.username.toLowerCase())) return;
 
     if (conv.isDirect) {
-      if (!(await this.deps.access.directAllowed(user))) return this.refuseDirect(outlet, msg, user);
+      if (!(await this.deps.access.directAllowed(user))) {
+        if (await claim()) await this.refuseDirect(outlet, msg, user);
+        return store.flush();
+      }
     } else {
       const record = await sessions.conversation(conv);
       const addressed =
@@ -108,14 +112,16 @@ export class Intake {
         this.patterns.some((p) => p.test(msg.text)) ||
         record.activation === 'always' ||
         (record.activation !== 'mention' && !routing.requireMention);
-      if (!addressed) return store.flush();
+      if (!addressed) return;
       if (!(await this.deps.access.groupAllowed(conversationKey({ platform: conv.platform, chatId: conv.chatId }), user))) {
-        if (await sessions.firstNotice(`refused/${user}/${convKey}`, 3600_000)) {
-          await sessions.notify(outlet, conv, `Sorry ${msg.sender.displayName ?? ''}, you are not allowed to use this bot here. An admin can add \`${user}\` to access.users.`.replace('  ', ' '));
+        if ((await claim()) && (await sessions.firstNotice(`refused/${user}/${convKey}`, 3600_000))) {
+          notify(`Sorry ${msg.sender.displayName ?? ''}, you are not allowed to use this bot here. An admin can add \`${user}\` to access.users.`.replace('  ', ' '));
         }
         return store.flush();
       }
     }
+
+    if (!(await claim())) return duplicate(); // a concurrent delivery of the same message got here first
 
     // Known commands act at once. An unknown `/cmd@thisbot` is answered too; a plain unknown `/cmd` goes to the
     // loop as text, since agents have slash commands of their own.
@@ -137,21 +143,21 @@ export class Intake {
     if (text && (await this.deps.choices.typed(outlet, convKey, msg.sender, text)) === 'answered') return store.flush();
 
     const { files, refused } = acceptFiles(msg.files);
-    if (refused.length) {
-      await sessions.notify(outlet, conv, `⚠️ Not sent to the loop: ${refused.join('; ')}. Only images (png, jpeg, gif, webp; up to 10 MB; at most 5 per message) are supported so far.`);
-    }
+    const refusedNotice = refused.length
+      ? `⚠️ Not sent to the loop: ${refused.join('; ')}. Only images (png, jpeg, gif, webp; up to 10 MB; at most 5 per message) are supported so far.`
+      : undefined;
     if (!text && files.length === 0) {
-      if (!refused.length) await sessions.notify(outlet, conv, 'That message was empty, so nothing was sent to the loop.');
+      notify(refusedNotice ?? 'That message was empty, so nothing was sent to the loop.');
       return store.flush();
     }
     if (text.length > routing.maxMessageChars) {
-      await sessions.notify(outlet, conv, `⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
+      notify(`⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
       return store.flush();
     }
     // The running turn's message stays at the head of the inbox until it ends; it is not "waiting".
     const waiting = (await sessions.queueLength(convKey)) - (sessions.running.has(convKey) ? 1 : 0);
     if (waiting >= routing.maxQueuedPerLoop) {
-      await sessions.notify(outlet, conv, `⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
+      notify(`⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
       return store.flush();
     }
 
@@ -165,15 +171,15 @@ export class Intake {
       messageId: msg.messageId,
       acceptedAt: Date.now(),
     };
-    const record = await sessions.conversation(conv);
-    await sessions.saveConversation(record);
+    // No platform call between the claim above and here: the dedupe mark and the queued message reach the
+    // file in the same write, so a crash can never keep the mark and lose the message.
+    await sessions.saveConversation(await sessions.conversation(conv));
     await sessions.enqueue(item);
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
-    if (sessions.running.has(convKey)) {
-      const waiting = await sessions.queueLength(convKey);
-      if (waiting > 1) await sessions.notify(outlet, conv, `📥 Queued (${waiting - 1} ahead) — it goes to the loop when the current turn ends.`);
-    }
+    if (refusedNotice) notify(refusedNotice);
+    // Told only while a turn runs (a burst of messages before the first turn starts needs no notice).
+    if (sessions.running.has(convKey)) notify(`📥 Queued (${waiting + 1} ahead) — it goes to the loop when the current turn ends.`);
     sessions.wake(convKey);
   }
 
@@ -182,17 +188,16 @@ export class Intake {
   }
 
   private async refuseDirect(outlet: Outlet, msg: InboundMessage, user: string): Promise<void> {
-    const { access, sessions, store, log } = this.deps;
+    const { access, sessions, log } = this.deps;
     if (access.dmPolicy === 'pairing') {
       const code = await access.pairingCode(user, msg.sender.displayName);
       log.info({ user, code }, 'pairing requested');
       if (await sessions.firstNotice(`pair/${user}/${code}`, 3600_000)) {
-        await sessions.notify(outlet, msg.conversation, `🔑 This bot is private. Your pairing code is **${code}** (valid ${formatDuration(this.deps.pairingCodeTtlMs)}). Ask the operator to run:\n\`loopbridge pairing approve ${code}\``);
+        void sessions.notify(outlet, msg.conversation, `🔑 This bot is private. Your pairing code is **${code}** (valid ${formatDuration(this.deps.pairingCodeTtlMs)}). Ask the operator to run:\n\`loopbridge pairing approve ${code}\``);
       }
     } else if (await sessions.firstNotice(`refused/${user}`, 3600_000)) {
-      await sessions.notify(outlet, msg.conversation, `Sorry, this bot is private. An admin can allow you by adding \`${user}\` to access.users.`);
+      void sessions.notify(outlet, msg.conversation, `Sorry, this bot is private. An admin can allow you by adding \`${user}\` to access.users.`);
     }
-    await store.flush();
   }
 
   private stripMention(text: string, username?: string): string {
