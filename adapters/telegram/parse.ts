@@ -110,7 +110,9 @@ export function filesOf(m: Message): InboundFile[] {
   }
   if (m.document) add(m.document.mime_type ?? 'application/octet-stream', m.document.file_id, m.document.file_size, m.document.file_name);
   if (m.sticker) {
-    const mime = m.sticker.is_animated ? 'application/x-tgsticker' : m.sticker.is_video ? 'video/webm' : 'image/webp';
+    // A sticker is not a picture the person meant to show the agent: give it a type the core refuses
+    // ("not supported yet"), even for static (webp) stickers.
+    const mime = m.sticker.is_animated ? 'application/x-tgsticker' : m.sticker.is_video ? 'video/webm' : 'application/x-telegram-sticker';
     add(mime, m.sticker.file_id, m.sticker.file_size);
   }
   if (m.voice) add(m.voice.mime_type ?? 'audio/ogg', m.voice.file_id, m.voice.file_size);

@@ -118,6 +118,7 @@ describe('files', () => {
   it('voice and stickers come through with their type (so the core can refuse them)', () => {
     expect(message(msg({ voice: { file_id: 'v', file_unique_id: 'u', duration: 2, mime_type: 'audio/ogg' } })).files[0].mimeType).toBe('audio/ogg');
     expect(message(msg({ sticker: { file_id: 's', file_unique_id: 'u', type: 'regular', width: 1, height: 1, is_animated: true, is_video: false } })).files[0].mimeType).toBe('application/x-tgsticker');
+    expect(message(msg({ sticker: { file_id: 's', file_unique_id: 'u', type: 'regular', width: 1, height: 1, is_animated: false, is_video: false } })).files[0].mimeType).toBe('application/x-telegram-sticker');
   });
 });
 
