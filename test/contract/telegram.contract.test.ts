@@ -2,13 +2,13 @@
 // limits enforced: the contract's last case checks that the fake never had to answer 429.
 
 import { TelegramAdapter } from '../../adapters/telegram/index.js';
-import { telegramVisible } from '../helpers/telegram-visible.js';
+import { ann, annDm, telegramVisible } from '../helpers/telegram.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 import { describeAdapterContract, type PlatformRun } from './adapter-contract.js';
 
 let fake: FakeTelegram;
-const user = { id: 4242, first_name: 'Ann', username: 'ann' };
-const dm = { id: 4242, type: 'private' as const, first_name: 'Ann' };
+const user = ann;
+const dm = annDm;
 const group = { id: -100777, type: 'supergroup' as const, title: 'Team' };
 
 describeAdapterContract({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { markdownToTelegramHtml, measureTelegram, TELEGRAM_MAX_TEXT } from '../../adapters/telegram/format.js';
-import { telegramVisible } from '../helpers/telegram-visible.js';
+import { telegramVisible } from '../helpers/telegram.js';
 import { renderToolLine, renderTurn, renderTurnMarkdown, type ToolLine, type TurnSegment, type TurnView } from '../../src/core/render.js';
 
 const text = (t: string): TurnSegment => ({ kind: 'text', text: t });

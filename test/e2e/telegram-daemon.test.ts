@@ -6,16 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { telegramVisible } from '../helpers/telegram-visible.js';
+import { ann, annDm, telegramVisible } from '../helpers/telegram.js';
 import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const ann = { id: 4242, first_name: 'Ann', username: 'ann' };
 const bob = { id: 5151, first_name: 'Bob', username: 'bob' };
-const annDm = { id: 4242, type: 'private' as const, first_name: 'Ann' };
 const group = { id: -100555, type: 'supergroup' as const, title: 'Team' };
 const forum = { id: -100666, type: 'supergroup' as const, title: 'Forum', is_forum: true };
 

@@ -8,14 +8,14 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
+import { ann, annDm } from '../helpers/telegram.js';
 import { silentLog, waitFor } from '../helpers/wait.js';
 
 let sim: Simulator;
 let fake: FakeTelegram;
 let bridge: Bridge;
 let client: LoopClient;
-const ann = { id: 4242, first_name: 'Ann' };
-const dm = { id: 4242, type: 'private' as const, first_name: 'Ann' };
+const dm = annDm;
 
 beforeAll(async () => {
   sim = await startSimulator({ deltaDelayMs: 5 });

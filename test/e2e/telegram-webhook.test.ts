@@ -2,7 +2,6 @@
 // posts updates to it, forged posts without the secret are refused, and replies flow as in polling mode.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,6 +9,8 @@ import { resolveConfig } from '../../src/config/index.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
+import { freePort } from '../helpers/net.js';
+import { ann, annDm } from '../helpers/telegram.js';
 import { silentLog, waitFor } from '../helpers/wait.js';
 
 let sim: Simulator;
@@ -18,20 +19,14 @@ let daemon: Daemon;
 let dir: string;
 let port: number;
 const secret = 'webhook-secret_123';
-const ann = { id: 4242, first_name: 'Ann' };
-const dm = { id: 4242, type: 'private' as const, first_name: 'Ann' };
+const dm = annDm;
 
 beforeAll(async () => {
   sim = await startSimulator({ deltaDelayMs: 5 });
   fake = await startFakeTelegram();
   fake.addChat(dm);
   dir = mkdtempSync(join(tmpdir(), 'lb-webhook-'));
-  port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  port = await freePort();
   const { config } = resolveConfig({
     loop: { baseUrl: sim.url, token: sim.token },
     store: { path: join(dir, 'store.json') },
