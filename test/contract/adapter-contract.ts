@@ -41,6 +41,15 @@ export interface PlatformRun {
   groupTexts?(): Promise<string[]>;
   /** Answers the pending permission choice as the allowed user. */
   allow(): Promise<void>;
+  /**
+   * A second person in the group (`ContractPlatform.member`: the group is in access.groups, the person is in
+   * neither access.users nor access.admins) writes there, with or without a mention of the bot.
+   */
+  sayInGroupAsMember?(text: string, mention: boolean): Promise<void>;
+  /** The platform fails the bot's next `n` outbound calls (posts, edits) as a transient outage would (5xx). */
+  failNextCalls?(n: number): Promise<void>;
+  /** The allowed user replies, in the direct chat, to the bot's newest message there (a platform reply/quote). */
+  replyToLastBotMessage?(text: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,6 +57,10 @@ export interface ContractPlatform {
   name: string;
   /** Qualified id of the allowed user (goes into access.users). */
   user: string;
+  /** Qualified id of the group `sayInGroup` writes in (without a thread), for access.groups. */
+  group?: string;
+  /** Qualified id of the person `sayInGroupAsMember` speaks as. */
+  member?: string;
   skips: Partial<Record<ContractCase, string>>;
   /** Starts the platform side (fakes) once. */
   setup?(): Promise<void>;
