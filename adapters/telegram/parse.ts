@@ -23,8 +23,9 @@ export interface BotSelf {
 
 /**
  * One update → one event, or undefined for updates the core does not act on: edited messages (a turn
- * belongs to the message as first sent; re-running it on every edit would answer twice), channel posts,
- * service messages without text or files, and every other update type.
+ * belongs to the message as first sent; re-running it on every edit would answer twice), channel posts
+ * and their automatic forwards into a discussion group, service messages without text or files, and every
+ * other update type.
  */
 export function parseUpdate(update: Update, bot: BotSelf): InboundEvent | undefined {
   if (update.message) return parseMessage(update.message, bot);
@@ -50,9 +51,18 @@ function senderOf(user: User): Sender {
   return { id: String(user.id), ...(name ? { displayName: name } : {}), isBot: user.is_bot };
 }
 
+/**
+ * The user id Telegram uses for automatic forwards of a linked channel's posts into its discussion group
+ * (and for its own service notices). It is not flagged as a bot.
+ */
+export const TELEGRAM_SERVICE_USER_ID = 777000;
+
 function parseMessage(m: Message, bot: BotSelf): InboundMessage | undefined {
   const conversation = conversationOf(m.chat, m);
   if (!conversation || !m.from) return undefined;
+  // A channel post copied into the discussion group is nobody talking to the bot, even when it mentions
+  // it (or the group has /activation always): never a turn.
+  if (m.is_automatic_forward || m.from.id === TELEGRAM_SERVICE_USER_ID) return undefined;
   const text = m.text ?? m.caption ?? '';
   const entities = m.entities ?? m.caption_entities ?? [];
   const files = filesOf(m);

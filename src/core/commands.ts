@@ -7,6 +7,7 @@ import type { InboundMessage } from './adapter-types.js';
 import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
 import type { Mirrors } from './mirror.js';
+import { choosableModes, mayChooseMode } from './mode-policy.js';
 
 export const COMMANDS: Record<string, string> = {
   help: 'show this help',
@@ -14,8 +15,8 @@ export const COMMANDS: Record<string, string> = {
   stop: 'interrupt the running turn',
   status: 'loop id, busy, queue length, mode',
   mode: 'permission mode for this conversation: /mode <default|acceptEdits|bypassPermissions|plan|dontAsk|auto>',
-  attach: 'bind this conversation to an existing loop and mirror its turns: /attach <loop_id>',
-  detach: 'unbind the loop (the next message starts a new one)',
+  attach: 'admins: bind this conversation to an existing loop and mirror its turns: /attach <loop_id>',
+  detach: 'admins: unbind the loop (the next message starts a new one)',
   activation: 'groups, admins only: /activation always|mention',
 };
 
@@ -44,8 +45,11 @@ export interface CommandContext {
   mirrors: Mirrors;
   client: LoopClient;
   isAdmin: boolean;
+  /** The configured default mode (`loop.permissionMode`): the loosest a non-admin may choose, in their own DM. */
   defaultMode: PermissionMode;
 }
+
+const list = (modes: readonly string[]) => modes.map((m) => `\`${m}\``).join(', ');
 
 export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promise<void> {
   const { outlet, message, sessions, client } = ctx;
@@ -89,18 +93,35 @@ export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promi
         return reply(lines.join('\n'));
       }
       case 'mode': {
-        if (!cmd.args) return reply(`Mode: \`${conv.permissionMode ?? ctx.defaultMode}\`. Choose one of: ${PERMISSION_MODES.map((m) => `\`${m}\``).join(', ')}.`);
+        const who = { isAdmin: ctx.isAdmin, isDirect: message.conversation.isDirect };
+        const allowed = choosableModes(who, ctx.defaultMode);
+        const offer = allowed.length ? `Choose one of: ${list(allowed)}.` : 'Only admins change the mode here.';
+        if (!cmd.args) return reply(`Mode: \`${conv.permissionMode ?? ctx.defaultMode}\`. ${offer}`);
         const mode = PERMISSION_MODES.find((m) => m.toLowerCase() === cmd.args.toLowerCase());
-        if (!mode) return reply(`Unknown mode \`${cmd.args}\`. Choose one of: ${PERMISSION_MODES.map((m) => `\`${m}\``).join(', ')}.`);
+        if (!mode) return reply(`Unknown mode \`${cmd.args}\`. ${offer}`);
+        if (!mayChooseMode(who, mode, ctx.defaultMode)) {
+          const why = who.isDirect
+            ? `it lets the loop do more without asking than this bridge's default (\`${ctx.defaultMode}\`)`
+            : 'the mode here is shared by everyone in this chat';
+          return reply(`🔒 Only an admin can set \`${mode}\` here: ${why}. ${offer}`);
+        }
         conv.permissionMode = mode;
         await sessions.saveConversation(conv);
         return reply(`Mode set to \`${mode}\` for this conversation.`);
       }
       case 'attach': {
-        const id = cmd.args.split(/\s+/)[0];
+        if (!ctx.isAdmin) return reply('🔒 Only admins can attach a conversation to a loop: it lets everyone here read and drive that loop.');
+        const [id, confirm] = cmd.args.split(/\s+/);
         if (!id) return reply('Usage: /attach <loop_id>');
         const loop = await client.getLoop(id);
         if (loop.archived) return reply(`Loop \`${loop.id}\` is archived; it cannot take messages.`);
+        const others = await sessions.conversationsBoundTo(loop.id, conv.key);
+        if (others.length && confirm !== 'shared') {
+          return reply(
+            `⚠️ Loop \`${loop.id}\` is already bound to ${others.length === 1 ? 'another conversation' : `${others.length} other conversations`} (${others.map((k) => `\`${k}\``).join(', ')}). ` +
+              `Attaching shares it: messages from both go to the same loop, and each sees the other's turns. To do it anyway: /attach ${loop.id} shared`,
+          );
+        }
         conv.loopId = loop.id;
         conv.blocked = undefined;
         conv.mirror = true;
@@ -108,9 +129,11 @@ export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promi
         await sessions.saveConversation(conv);
         ctx.mirrors.start(outlet, conv, message.sender);
         sessions.wake(conv.key);
-        return reply(`🔗 Attached to \`${loop.id}\` — ${loop.title}. Turns run from elsewhere will show here too.`);
+        const shared = others.length ? ` Shared with ${others.map((k) => `\`${k}\``).join(', ')}.` : '';
+        return reply(`🔗 Attached to \`${loop.id}\` — ${loop.title}. Turns run from elsewhere will show here too.${shared}`);
       }
       case 'detach': {
+        if (!ctx.isAdmin) return reply('🔒 Only admins can detach this conversation from its loop.');
         if (!conv.loopId) return reply('Not attached to any loop.');
         const old = conv.loopId;
         conv.loopId = undefined;

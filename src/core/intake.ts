@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { Mirrors } from './mirror.js';
 import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
-import { keys, SEEN_TTL_MS, type QueuedMessage } from './state.js';
+import { keys, SEEN_TTL_MS, type QueuedMessage, type StopRecord } from './state.js';
 import type { Store } from '../store/store.js';
 import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
@@ -64,10 +64,13 @@ export class Intake {
     const { store, log } = this.deps;
     try {
       if (press.token.endsWith('.stop')) {
-        const rec = await store.get<{ convKey: string; loopId: string }>(`stop/${press.token.split('.')[0]}`);
-        if (!rec || rec.convKey !== conversationKey(press.conversation)) return outlet.answerPress(press, 'This button is not valid any more.');
+        const rec = await store.get<StopRecord>(keys.stop(press.token.split('.')[0]));
+        const convKey = conversationKey(press.conversation);
+        if (!rec || rec.convKey !== convKey) return outlet.answerPress(press, 'This button is not valid any more.');
         const user = qualifiedUserId(press.conversation.platform, press.sender.id);
         if (!(await this.mayUse(press.conversation.isDirect, press.conversation, user))) return outlet.answerPress(press, 'You are not allowed to do that here.');
+        // A Stop stops the turn it was shown with, never whatever happens to run now.
+        if (this.deps.sessions.running.get(convKey)?.itemId !== rec.itemId) return outlet.answerPress(press, 'That turn has already finished.');
         await this.deps.client.interrupt(rec.loopId);
         return outlet.answerPress(press, 'Stopping…');
       }

@@ -12,7 +12,7 @@ import type { ConversationRef } from './adapter-types.js';
 import { conversationKey } from './adapter-types.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
-import { keys, type ConversationRecord, type QueuedMessage, type TurnRecord } from './state.js';
+import { keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
 import type { TurnRunner } from './turn-runner.js';
 
 export interface SessionDeps {
@@ -28,12 +28,21 @@ export interface SessionDeps {
   retryMaxMs?: number;
 }
 
+/** The turn a conversation is running now. */
+export interface RunningTurn {
+  loopId: string;
+  /** Id of the queued message the turn answers (the idempotency key). */
+  itemId: string;
+  /** Token of the Stop button shown on this turn's live reply. */
+  stopToken: string;
+}
+
 export class Sessions {
   private readonly draining = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly loopLocks = new Map<string, Promise<unknown>>();
-  /** convKey → stop token and loop of the running turn (for /stop and the Stop button). */
-  readonly running = new Map<string, { loopId: string; stopToken: string }>();
+  /** convKey → the running turn: its loop, its queued message's id and its Stop-button token. */
+  readonly running = new Map<string, RunningTurn>();
   private readonly abort = new AbortController();
   private stopping = false;
   /** Accepted messages not yet done (queued or in their turn), for the queue-depth gauge. */
@@ -55,6 +64,12 @@ export class Sessions {
 
   async saveConversation(rec: ConversationRecord): Promise<void> {
     await this.deps.store.set(keys.conv(rec.key), rec);
+  }
+
+  /** Keys of the other conversations bound to this loop (an /attach that would share it must say so). */
+  async conversationsBoundTo(loopId: string, exceptKey: string): Promise<string[]> {
+    const all = await this.deps.store.list<ConversationRecord>('conv/');
+    return all.filter(([, c]) => c.loopId === loopId && c.key !== exceptKey).map(([, c]) => c.key);
   }
 
   async queueLength(convKey: string): Promise<number> {
@@ -159,8 +174,11 @@ export class Sessions {
     const loopId = resume?.loopId ?? conv.loopId ?? (await this.createLoop(conv, item));
     await this.withLoop(loopId, async () => {
       const stopToken = `${randomBytes(12).toString('base64url')}.stop`;
-      this.running.set(conv.key, { loopId, stopToken });
-      await store.set(`stop/${stopToken.split('.')[0]}`, { convKey: conv.key, loopId }, { ttlMs: 24 * 3600_000 });
+      const stopKey = keys.stop(stopToken.split('.')[0]);
+      this.running.set(conv.key, { loopId, stopToken, itemId: item.id });
+      // The button acts on this turn only: the record names the turn's message, checked when pressed.
+      const stop: StopRecord = { convKey: conv.key, loopId, itemId: item.id };
+      await store.set(stopKey, stop, { ttlMs: 24 * 3600_000 });
       try {
         await this.deps.runner.run({
           outlet,
@@ -173,6 +191,7 @@ export class Sessions {
         });
       } finally {
         this.running.delete(conv.key);
+        await store.delete(stopKey);
       }
     });
   }

@@ -69,6 +69,13 @@ export interface ChoiceRecord {
   createdAt: number;
 }
 
+/** What a Stop button stands for: one turn (the queued message it answers) in one conversation. */
+export interface StopRecord {
+  convKey: string;
+  loopId: string;
+  itemId: string;
+}
+
 export interface PairingRecord {
   code: string;
   user: string;
@@ -84,6 +91,8 @@ export const keys = {
   turnPrefix: 'turn/',
   seen: (platform: string, chatId: string, messageId: string) => `seen/${platform}/${chatId}/${messageId}`,
   choice: (token: string) => `choice/${token}`,
+  /** A Stop button's token → the turn it was shown with. */
+  stop: (token: string) => `stop/${token}`,
   choiceIndex: (loopId: string, choiceId: string) => `choiceidx/${loopId}/${choiceId}`,
   /** Tokens of the choices still pending on a loop (so a turn's end need not scan the store). */
   openChoices: (loopId: string) => `openchoices/${loopId}`,

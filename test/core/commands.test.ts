@@ -4,7 +4,8 @@ import { startSimulator } from '../../src/sim/index.js';
 import { dm, loopOf, message, messageMatching, person, harnessSuite, finalReply, texts, waitFor, type Harness } from './fixtures.js';
 
 const suite = harnessSuite();
-const harness = suite.harness;
+// u1 is an admin here: these tests are about what each command does (who may use them: privilege.test.ts).
+const harness = (o: Parameters<typeof suite.harness>[0] = {}) => suite.harness({ ...o, access: { admins: ['test:u1', 'test:admin'], ...o.access } });
 
 const u1 = person('u1');
 const conv = dm('u1');

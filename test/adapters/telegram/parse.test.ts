@@ -40,6 +40,17 @@ describe('conversation', () => {
     expect(message(msg({ text: 'beep', from: { id: 99, is_bot: true, first_name: 'Other' } })).sender.isBot).toBe(true);
   });
 
+  it('ignores automatic forwards of a linked channel (user 777000, not flagged as a bot), even when they mention the bot', () => {
+    const text = 'new post @LoopBridge_bot';
+    const channelUser = { id: 777000, is_bot: false, first_name: 'Telegram' };
+    const mention = [ent('mention', text, '@LoopBridge_bot')];
+    expect(parseUpdate(msg({ text, entities: mention, from: channelUser, is_automatic_forward: true }), bot)).toBeUndefined();
+    expect(parseUpdate(msg({ text, entities: mention, from: channelUser }), bot)).toBeUndefined();
+    expect(parseUpdate(msg({ text, entities: mention, is_automatic_forward: true }), bot)).toBeUndefined();
+    // A person commenting under the forwarded post is still a person.
+    expect(message(msg({ text, entities: mention })).mentionsBot).toBe(true);
+  });
+
   it('ignores edits, channel posts and service messages', () => {
     expect(parseUpdate({ update_id: 1, edited_message: { message_id: 1, date: 1, chat: group, from: alice, text: 'x', edit_date: 2 } } as Update, bot)).toBeUndefined();
     expect(parseUpdate(msg({ chat: { id: -1009, type: 'channel', title: 'c' } as never, text: 'x' }), bot)).toBeUndefined();
