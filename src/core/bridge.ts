@@ -37,6 +37,15 @@ export interface BridgeOptions {
   /** Backoff while the loop server is unreachable, ms (tests shorten it). */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** How long a final reply is retried through a platform outage before its turn ends without it, ms. Default 60000. */
+  deliveryTimeoutMs?: number;
+  /** First pause between those retries, ms. Default 1000. */
+  deliveryRetryMs?: number;
+  /**
+   * Longest wait in stop() for adapters, intake and turns to wind down, ms; past it stop() returns anyway
+   * (turns stay recorded and resume on the next start). Default 5000.
+   */
+  shutdownGraceMs?: number;
 }
 
 export class Bridge {
@@ -54,7 +63,16 @@ export class Bridge {
     this.metrics = options.metrics ?? new Metrics();
     const access = new Access(options.access, store);
     const choices = new ChoiceRegistry({ store, client, isAdmin: (u) => access.isAdmin(u), log });
-    const runner = new TurnRunner({ client, store, choices, metrics: this.metrics, replies: options.replies, log });
+    const runner = new TurnRunner({
+      client,
+      store,
+      choices,
+      metrics: this.metrics,
+      replies: options.replies,
+      log,
+      deliveryTimeoutMs: options.deliveryTimeoutMs,
+      deliveryRetryMs: options.deliveryRetryMs,
+    });
     this.sessions = new Sessions({
       client,
       store,
@@ -123,16 +141,34 @@ export class Bridge {
     return n;
   }
 
-  /** Stops intake, then aborts streams; in-flight turns stay recorded and resume on the next start. */
+  /**
+   * Stops intake, then aborts streams; in-flight turns stay recorded and resume on the next start. Bounded:
+   * a platform or loop call that ignores the abort (a hung socket) cannot hold shutdown past shutdownGraceMs.
+   */
   async stop(): Promise<void> {
+    const { log } = this.options;
+    const deadline = Date.now() + (this.options.shutdownGraceMs ?? 5000);
+    const within = async (what: string, work: Promise<unknown>): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), Math.max(0, deadline - Date.now()))));
+      const outcome = await Promise.race([work.then(() => 'done' as const, () => 'done' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') log.warn({ what }, 'shutdown: gave up waiting (it stays recorded and resumes on the next start)');
+    };
     this.accepting = false;
     this.intakeAbort.abort();
-    await Promise.allSettled([...this.outlets.values()].map((o) => o.adapter.stop()));
-    while (this.inflightAccepts > 0) await new Promise((r) => setTimeout(r, 10));
+    await within('adapters to stop', Promise.allSettled([...this.outlets.values()].map((o) => o.adapter.stop())));
+    await within('messages being accepted', this.acceptsDone(deadline));
     this.mirrors.stopAll();
-    await this.sessions.stop();
+    const workers = this.sessions.stop();
+    // Calls still waiting for their turn at the platform will never be made: fail them now so nothing waits on them.
     for (const o of this.outlets.values()) o.scheduler.close();
+    await within('turns to persist', workers);
     await this.options.store.flush();
+  }
+
+  private async acceptsDone(deadline: number): Promise<void> {
+    while (this.inflightAccepts > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   private async accept(outlet: Outlet, ev: InboundEvent): Promise<void> {

@@ -42,6 +42,18 @@ export interface LiveMessageDeps {
   now?: () => number;
   /** Stream the tail as a draft preview with this non-zero id (adapter.draft must exist). */
   draftId?: number;
+  /**
+   * How long finish() keeps retrying a final delivery that fails transiently (platform 5xx, network) before it
+   * gives up and rejects, ms. Default 60000. Permanent failures (blocked, forbidden, closed topic) reject at once.
+   */
+  deliveryTimeoutMs?: number;
+  /** First pause between those retries, ms; doubles up to 10 s. Default 1000. */
+  deliveryRetryMs?: number;
+}
+
+/** finish() was cut short by the shutdown signal (the turn resumes on the next start). */
+export class LiveMessageAbortedError extends Error {
+  override readonly name = 'LiveMessageAbortedError';
 }
 
 export class LiveMessage {
@@ -55,6 +67,14 @@ export class LiveMessage {
   private dirtySince: number | null = null;
   private failure: unknown = null;
   private abandoned = false;
+  /** Scheduler tasks this message cancelled itself (to replace them): their rejection is no failure. */
+  private readonly replaced = new WeakSet<ScheduledTask<void>>();
+  /** Retry of a final delivery after a transient failure. */
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelay = 0;
+  /** When finish() stops retrying transient failures (set at the first one). */
+  private giveUpAt: number | null = null;
+  private onAbort: (() => void) | null = null;
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   /** Text of the last draft preview shown (draft mode). */
   private drafted: string | null = null;
@@ -94,6 +114,11 @@ export class LiveMessage {
     this.final = true;
     this.source = null;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    // Whatever the platform does (hang, fail, never answer), shutdown settles this wait.
+    if (!this.onAbort && !this.deps.signal.aborted) {
+      this.onAbort = () => this.settle(new LiveMessageAbortedError('shut down before the reply was delivered'));
+      this.deps.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
     this.setWanted(messages);
     return done;
   }
@@ -102,10 +127,17 @@ export class LiveMessage {
   abandon(): void {
     // A step already running may still land; nothing new starts after this.
     this.abandoned = true;
-    if (this.paceTimer) clearTimeout(this.paceTimer);
-    this.paceTimer = null;
+    this.clearTimers();
+    if (this.task) this.replaced.add(this.task);
     this.task?.cancel();
     this.settle(new TaskCancelledError('abandoned'));
+  }
+
+  private clearTimers(): void {
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.paceTimer = null;
+    this.retryTimer = null;
   }
 
   private setWanted(messages: OutboundMessage[]): void {
@@ -147,7 +179,11 @@ export class LiveMessage {
   }
 
   private kick(): void {
-    if (this.failure || this.abandoned || this.deps.signal.aborted) return;
+    // Nothing more will be delivered: every wait settles now (a failed reply must not hold its turn).
+    if (this.failure) return this.settle(this.failure);
+    if (this.abandoned) return this.settle(new TaskCancelledError('abandoned'));
+    if (this.deps.signal.aborted) return this.settle(new LiveMessageAbortedError('shut down before the reply was delivered'));
+    if (this.retryTimer) return; // a final delivery waits out a platform outage
     if (this.source) {
       // A queued step renders the newest content itself; otherwise render once the pace allows a call
       // (at once for the first message, so the first text shows as soon as it exists).
@@ -171,6 +207,7 @@ export class LiveMessage {
     const priority = urgent ? Priority.Send : Priority.Edit;
     if (this.task) {
       if (this.task.started || this.taskPriority <= priority) return; // it will read the newest state
+      this.replaced.add(this.task);
       this.task.cancel();
       this.task = null;
     }
@@ -188,15 +225,37 @@ export class LiveMessage {
     task.promise.then(
       () => {
         if (this.task === task) this.task = null;
+        this.retryDelay = 0;
         this.kick();
       },
       (err) => {
         if (this.task === task) this.task = null;
-        if (err instanceof TaskCancelledError) return;
+        if (this.replaced.has(task)) return;
+        if (err instanceof PlatformError && !err.permanent && !this.deps.signal.aborted) return this.transientFailure(err);
+        // Permanent (blocked, forbidden, closed topic), the scheduler closing, or a bug: the reply is over.
         this.failure = err;
         this.settle(err);
       },
     );
+  }
+
+  /**
+   * The platform failed for a while (the scheduler's own retries are spent). An intermediate state is simply
+   * tried again with the next update; the final state is retried with backoff until deliveryTimeoutMs.
+   */
+  private transientFailure(err: PlatformError): void {
+    if (!this.final) return;
+    const now = this.now();
+    this.giveUpAt ??= now + (this.deps.deliveryTimeoutMs ?? 60_000);
+    if (now >= this.giveUpAt) {
+      this.failure = err;
+      return this.settle(err);
+    }
+    this.retryDelay = this.retryDelay ? Math.min(this.retryDelay * 2, 10_000) : (this.deps.deliveryRetryMs ?? 1000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, Math.min(this.retryDelay, Math.max(0, this.giveUpAt - now)));
   }
 
   private armPace(wait: number): void {
@@ -263,6 +322,11 @@ export class LiveMessage {
   }
 
   private settle(err: unknown): void {
+    if (err) this.clearTimers();
+    if (this.onAbort) {
+      this.deps.signal.removeEventListener('abort', this.onAbort);
+      this.onAbort = null;
+    }
     const waiters = this.waiters.splice(0);
     for (const w of waiters) (err ? w.reject(err) : w.resolve());
   }

@@ -36,6 +36,10 @@ export interface TurnRunnerDeps {
   log: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
   /** Persist the in-flight record at most this often while streaming, ms. Default 500. */
   persistEveryMs?: number;
+  /** How long a final reply keeps being retried through a platform outage before the turn ends without it, ms. Default 60000. */
+  deliveryTimeoutMs?: number;
+  /** First pause between those retries, ms. Default 1000. */
+  deliveryRetryMs?: number;
 }
 
 export interface TurnInput {
@@ -54,6 +58,16 @@ export class TurnRunner {
   constructor(private readonly deps: TurnRunnerDeps) {}
 
   async run(input: TurnInput): Promise<void> {
+    const lives: LiveMessage[] = [];
+    try {
+      await this.runTurn(input, lives);
+    } finally {
+      // However the turn ended (done, undeliverable, loop error, shutdown), its reply schedules nothing more.
+      for (const live of lives) live.abandon();
+    }
+  }
+
+  private async runTurn(input: TurnInput, lives: LiveMessage[]): Promise<void> {
     const { outlet, item, loopId, signal } = input;
     const { store, metrics } = this.deps;
     const turnKey = keys.turn(item.convKey);
@@ -77,9 +91,12 @@ export class TurnRunner {
         },
         onStaleness: (ms) => metrics.inc('live_staleness_ms_sum', {}, ms),
         draftId: conv.isDirect && outlet.adapter.capabilities.drafts ? draftIdFor(item.id) : undefined,
+        deliveryTimeoutMs: this.deps.deliveryTimeoutMs,
+        deliveryRetryMs: this.deps.deliveryRetryMs,
       },
       record.chunks,
     );
+    lives.push(live);
 
     let lastPersist = 0;
     const persistEvery = this.deps.persistEveryMs ?? 500;
@@ -137,9 +154,28 @@ export class TurnRunner {
       await store.set(turnKey, record);
       await store.flush();
     }
-    await live.finish(render(true));
+    try {
+      await live.finish(render(true));
+    } catch (err) {
+      if (signal.aborted) throw err; // shutdown: the record stays and the next start delivers it
+      await this.undelivered(input, err);
+    }
     await this.deps.choices.turnEnded(outlet, loopId);
     metrics.inc('turns_completed_total', { platform: conv.platform, status: record.progress.view.status });
+  }
+
+  /**
+   * The platform would not take the reply (blocked, forbidden, a closed topic, or an outage longer than the
+   * delivery timeout). The loop did its turn; the conversation moves on, with a notice if the platform takes one.
+   */
+  private async undelivered(input: TurnInput, err: unknown): Promise<void> {
+    const { outlet, item } = input;
+    const why = err instanceof Error ? err.message : String(err);
+    this.deps.log.warn({ convKey: item.convKey, err: why }, 'reply could not be delivered; moving on');
+    this.deps.metrics.inc('replies_undelivered_total', { platform: item.conversation.platform });
+    await outlet
+      .send(item.conversation, { text: `⚠️ The reply to your message could not be delivered here (${why}). The loop did receive your message and finished its turn.`, plain: true })
+      .catch((e) => this.deps.log.debug({ convKey: item.convKey, err: String(e) }, 'the undelivered-reply notice could not be posted either'));
   }
 
   private render(outlet: Outlet, record: TurnRecord, final: boolean, stopToken?: string): OutboundMessage[] {

@@ -32,6 +32,8 @@ export interface HarnessOptions {
   access?: Partial<AccessConfig>;
   routing?: Partial<RoutingConfig>;
   replies?: Partial<BridgeOptions['replies']>;
+  /** Other Bridge options (delivery and shutdown timing, …). */
+  bridge?: Partial<BridgeOptions>;
 }
 
 export interface Harness {
@@ -77,6 +79,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     log: silentLog,
     retryMinMs: 50,
     retryMaxMs: 200,
+    ...o.bridge,
   });
   await bridge.start();
   let closed: Promise<void> | undefined;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlatformError, PlatformRateLimitError, type MessageRef, type OutboundMessage } from '../../src/core/adapter-types.js';
-import { LiveMessage, type DeliveredChunk } from '../../src/core/live-message.js';
+import { LiveMessage, LiveMessageAbortedError, type DeliveredChunk } from '../../src/core/live-message.js';
 import { RateScheduler, TaskCancelledError } from '../../src/core/rate-scheduler.js';
 import { RecordingAdapter, type RecordingOptions } from '../helpers/recording-adapter.js';
 import { dm, settle, waitFor } from './fixtures.js';
@@ -17,7 +17,7 @@ class FinalizingAdapter extends RecordingAdapter {
   }
 }
 
-function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; delivered?: DeliveredChunk[]; draftId?: number } = {}) {
+function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; delivered?: DeliveredChunk[]; draftId?: number; deliveryTimeoutMs?: number } = {}) {
   const adapter = new FinalizingAdapter(o.adapter);
   const scheduler = new RateScheduler(adapter.capabilities.rate, { retryBaseMs: 5 });
   open.push(scheduler);
@@ -35,6 +35,8 @@ function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; deliver
         delivered.push(c);
       },
       draftId: o.draftId,
+      deliveryTimeoutMs: o.deliveryTimeoutMs,
+      deliveryRetryMs: 10,
     },
     o.delivered,
   );
@@ -185,6 +187,55 @@ describe('LiveMessage', () => {
     const { adapter, live } = setup();
     adapter.failNext('send', new PlatformError('forbidden: bot was blocked', 403, true));
     await expect(live.finish(msgs('hello'))).rejects.toThrow(/forbidden/);
+  });
+
+  it('finish() after the reply already failed settles (it used to wait forever)', async () => {
+    const { adapter, live } = setup();
+    adapter.failNext('send', new PlatformError('Forbidden: bot was blocked by the user', 403, true));
+    live.update(msgs('hello'));
+    await waitFor(() => adapter.calls.length === 1, 'the failed send');
+    await settle(20);
+    await expect(live.finish(msgs('hello, world'))).rejects.toThrow(/blocked/);
+  });
+
+  it('a finish() waiting when the reply fails settles', async () => {
+    const { adapter, live } = setup({ adapter: { latencyMs: 20 } });
+    adapter.failNext('send', new PlatformError('Bad Request: TOPIC_CLOSED', 400, true));
+    await expect(live.finish(msgs('into a closed topic'))).rejects.toThrow(/TOPIC_CLOSED/);
+  });
+
+  it('a transient outage longer than the scheduler\'s retries: the final still arrives once the platform is back', async () => {
+    const { adapter, live } = setup();
+    adapter.failNext('send', new PlatformError('Bad Gateway', 502, false), 5);
+    live.update(msgs('tick 1'));
+    await live.finish(msgs('tick 1\ntick 2'));
+    expect(adapter.chat('c1').map((m) => m.text)).toEqual(['tick 1\ntick 2']);
+    expect(adapter.calls.filter((c) => c.method === 'send')).toHaveLength(6);
+  });
+
+  it('a final that keeps failing transiently gives up after deliveryTimeoutMs instead of waiting forever', async () => {
+    const { adapter, live } = setup({ deliveryTimeoutMs: 200 });
+    adapter.failNext('send', new PlatformError('Bad Gateway', 502, false), 10_000);
+    await expect(live.finish(msgs('never delivered'))).rejects.toThrow(/Bad Gateway/);
+  });
+
+  it('shutdown settles a finish() whose platform call hangs', async () => {
+    const { adapter, live, ac } = setup();
+    adapter.hang('send');
+    const done = live.finish(msgs('stuck'));
+    await waitFor(() => adapter.calls.length === 1, 'the hung send');
+    ac.abort();
+    await expect(done).rejects.toBeInstanceOf(LiveMessageAbortedError);
+    await expect(live.finish(msgs('again'))).rejects.toBeInstanceOf(LiveMessageAbortedError);
+  });
+
+  it('the scheduler closing under a waiting finish() settles it', async () => {
+    const { scheduler, live, adapter } = setup({ adapter: { capabilities: { rate: { globalPerSecond: 1000, privateChatIntervalMs: 60_000, groupChatIntervalMs: 0, groupPerMinute: 0 } } } });
+    live.update(msgs('first'));
+    await waitFor(() => adapter.chat('c1').length === 1, 'the first send');
+    const done = live.finish(msgs('first, then final')); // waits 60 s for the chat's interval
+    scheduler.close();
+    await expect(done).rejects.toBeInstanceOf(TaskCancelledError);
   });
 
   it('draft mode: the tail streams as a draft preview, full chunks and the final become real messages, no edits', async () => {

@@ -54,6 +54,8 @@ export class RecordingAdapter implements ChatAdapter {
   private sink: InboundSink | null = null;
   private seq = 0;
   private faults: Array<{ method: RecordedCall['method']; error: Error }> = [];
+  /** Methods whose calls never answer (a platform that hangs), ignoring the abort signal as a stuck socket would. */
+  private readonly hanging = new Set<RecordedCall['method']>();
   readonly bot: BotIdentity = { id: 'bot', username: 'testbot', displayName: 'Test Bot' };
 
   constructor(private readonly options: RecordingOptions = {}) {
@@ -84,6 +86,16 @@ export class RecordingAdapter implements ChatAdapter {
   async inject(event: InboundEvent): Promise<void> {
     if (!this.sink) throw new Error('adapter not started');
     await this.sink.accept(event);
+  }
+
+  /** Drops the faults not yet used (the platform is back). */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** From now on every call of these methods hangs: it never resolves nor rejects, whatever the signal says. */
+  hang(...methods: RecordedCall['method'][]): void {
+    for (const m of methods) this.hanging.add(m);
   }
 
   /** The next call of `method` fails with `error` (e.g. a PlatformRateLimitError). */
@@ -157,6 +169,7 @@ export class RecordingAdapter implements ChatAdapter {
 
   private async call(method: RecordedCall['method'], chatId: string, messageId?: string): Promise<void> {
     this.calls.push({ method, chatId, at: Date.now(), messageId });
+    if (this.hanging.has(method)) await new Promise<never>(() => {});
     if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
     const i = this.faults.findIndex((f) => f.method === method);
     if (i >= 0) {
