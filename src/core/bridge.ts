@@ -10,6 +10,7 @@ import { Access, type AccessConfig } from './access.js';
 import type { ChatAdapter, InboundEvent } from './adapter-types.js';
 import { ChoiceRegistry } from './choices.js';
 import { Intake, type RoutingConfig } from './intake.js';
+import { LoopHealth } from './loop-health.js';
 import { Metrics } from './metrics.js';
 import { Mirrors } from './mirror.js';
 import { Outlet } from './outlet.js';
@@ -51,6 +52,8 @@ export interface BridgeOptions {
 export class Bridge {
   readonly metrics: Metrics;
   readonly sessions: Sessions;
+  /** Outages of the loop server as the bridge sees them (our token refused, unreachable). */
+  readonly loopHealth: LoopHealth;
   private readonly outlets = new Map<string, Outlet>();
   private readonly intake: Intake;
   private readonly mirrors: Mirrors;
@@ -73,11 +76,13 @@ export class Bridge {
       deliveryTimeoutMs: options.deliveryTimeoutMs,
       deliveryRetryMs: options.deliveryRetryMs,
     });
+    this.loopHealth = new LoopHealth({ metrics: this.metrics, log });
     this.sessions = new Sessions({
       client,
       store,
       runner,
       metrics: this.metrics,
+      health: this.loopHealth,
       defaultPermissionMode: options.defaultPermissionMode,
       outletFor: (p) => this.outlets.get(p),
       log,

@@ -5,6 +5,7 @@ import type { LoopClient } from '../loop-api/client.js';
 import { LoopApiError } from '../loop-api/errors.js';
 import type { Sender } from './adapter-types.js';
 import type { ChoiceRegistry } from './choices.js';
+import { classifyTurnFailure } from './failure-kind.js';
 import { LiveMessage } from './live-message.js';
 import type { Outlet } from './outlet.js';
 import { renderTurn } from './render.js';
@@ -94,7 +95,8 @@ export class Mirrors {
         }
       } catch (err) {
         if (signal.aborted) return;
-        if (err instanceof LoopApiError && !err.retryable) {
+        // Our token refused is an outage of ours, not the end of the mirror: keep trying with the backoff.
+        if (err instanceof LoopApiError && !err.retryable && classifyTurnFailure(err).kind !== 'loop-auth') {
           this.deps.log.warn({ loopId, code: err.code }, 'mirror stopped');
           return;
         }

@@ -5,11 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { LoopClient } from '../loop-api/client.js';
-import { LoopApiError, LoopArchivedError, LoopNotFoundError, LoopPermissionError } from '../loop-api/errors.js';
+import { LoopApiError } from '../loop-api/errors.js';
 import type { PermissionMode } from '../loop-api/types.js';
 import type { Store } from '../store/store.js';
 import type { ConversationRef } from './adapter-types.js';
 import { conversationKey } from './adapter-types.js';
+import { classifyTurnFailure, type TurnFailure } from './failure-kind.js';
+import type { LoopHealth } from './loop-health.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
 import { keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
@@ -20,6 +22,8 @@ export interface SessionDeps {
   store: Store;
   runner: TurnRunner;
   metrics: Metrics;
+  /** Where loop-server outages are recorded (for /healthz, metrics, one notice per conversation). */
+  health: LoopHealth;
   defaultPermissionMode: PermissionMode;
   outletFor: (platform: string) => Outlet | undefined;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
@@ -37,6 +41,9 @@ export interface RunningTurn {
   stopToken: string;
 }
 
+/** Attempts at a message whose failure nobody understands before it is skipped with a notice. */
+const MAX_UNKNOWN_ATTEMPTS = 5;
+
 export class Sessions {
   private readonly draining = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
@@ -47,6 +54,8 @@ export class Sessions {
   private stopping = false;
   /** Accepted messages not yet done (queued or in their turn), for the queue-depth gauge. */
   queued = 0;
+  /** Queued message id → failures no classification explains, so far (a poison message is skipped after a few). */
+  private readonly unknownFailures = new Map<string, number>();
 
   constructor(private readonly deps: SessionDeps) {
     // Every in-flight platform and loop call listens on this one shutdown signal; many at once is normal.
@@ -130,29 +139,78 @@ export class Sessions {
       }
       try {
         await this.runOne(outlet, conv, item);
+        this.deps.health.succeeded();
+        this.unknownFailures.delete(item.id);
         delay = this.deps.retryMinMs ?? 1000;
         await this.dequeue(convKey);
         await store.delete(keys.turn(convKey));
         await store.flush();
       } catch (err) {
         if (this.stopping) return;
-        if (await this.blocked(outlet, conv, item, err)) return;
-        if (err instanceof LoopApiError && !err.retryable) {
-          // A refusal that retrying cannot fix (e.g. content the server rejects): say so, drop the message.
-          log.warn({ convKey, code: err.code }, 'loop refused the message');
-          await this.notify(outlet, item.conversation, `⚠️ The loop refused this message (${err.code}): ${err.message}`);
+        const failure = classifyTurnFailure(err);
+        if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason);
+        if (await this.failed(outlet, item, err, failure)) {
+          // Final for this message (said why): the conversation moves on to the next one.
           await this.dequeue(convKey);
           await store.delete(keys.turn(convKey));
           await store.flush();
           continue;
         }
-        log.warn({ convKey, err: String(err) }, 'loop server unreachable; will retry');
-        this.deps.metrics.inc('loop_errors_total', { kind: 'unreachable' });
-        if (await this.firstNotice(`down/${convKey}`, 10 * 60_000)) {
-          await this.notify(outlet, item.conversation, '⏳ The loop server is unreachable right now. Your message is kept and will be sent as soon as it is back.');
-        }
-        await sleep(delay, this.abort.signal);
+        const retryAfter = 'retryAfterMs' in failure ? (failure.retryAfterMs ?? 0) : 0;
+        await sleep(Math.max(delay, retryAfter), this.abort.signal);
         delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
+      }
+    }
+  }
+
+  /**
+   * Says what went wrong, to the log and (once) to the people. True when the message is dropped: refused for
+   * its own content, a permanent platform refusal, or a failure nobody understands that kept repeating.
+   * Otherwise it is kept and retried: the loop server or the platform is having trouble, or our token is refused.
+   */
+  private async failed(outlet: Outlet, item: QueuedMessage, err: unknown, failure: TurnFailure): Promise<boolean> {
+    const { log } = this.deps;
+    const convKey = item.convKey;
+    const why = err instanceof Error ? err.message : String(err);
+    const say = (text: string) => this.notify(outlet, item.conversation, text);
+    switch (failure.kind) {
+      case 'loop-blocked':
+        return false; // parked by the caller
+      case 'loop-refused':
+        log.warn({ convKey, code: failure.code }, 'loop refused the message');
+        await say(`⚠️ The loop refused this message (${failure.code}): ${why}`);
+        return true;
+      case 'platform-permanent':
+        log.warn({ convKey, err: why }, 'the platform refused something this message needs; skipping it');
+        this.deps.metrics.inc('platform_errors_total', { platform: item.conversation.platform, kind: 'permanent' });
+        await say(`⚠️ This message could not be sent to the loop: ${why}`);
+        return true;
+      case 'platform-transient':
+        log.warn({ convKey, err: why }, 'the platform is having trouble; the message is kept and retried');
+        this.deps.metrics.inc('platform_errors_total', { platform: item.conversation.platform, kind: 'transient' });
+        if (await this.firstNotice(`platform-down/${convKey}`, 10 * 60_000)) {
+          await say(`⏳ ${item.conversation.platform} is having trouble right now (${why}). Your message is kept and goes to the loop as soon as it recovers.`);
+        }
+        return false;
+      case 'loop-auth':
+        if (this.deps.health.failed('auth', failure.code, convKey)) {
+          await say('⏳ The loop server is refusing this bridge\'s credentials right now. Your message is kept and will be sent once the operator fixes it.');
+        }
+        return false;
+      case 'loop-unreachable':
+        log.warn({ convKey, err: why }, 'loop server unreachable; will retry');
+        if (this.deps.health.failed('unreachable', err instanceof LoopApiError ? err.code : 'error', convKey)) {
+          await say('⏳ The loop server is unreachable right now. Your message is kept and will be sent as soon as it is back.');
+        }
+        return false;
+      case 'unknown': {
+        const attempts = (this.unknownFailures.get(item.id) ?? 0) + 1;
+        this.unknownFailures.set(item.id, attempts);
+        log.error({ convKey, err: why, attempts }, 'handling a message failed');
+        if (attempts < MAX_UNKNOWN_ATTEMPTS) return false;
+        this.unknownFailures.delete(item.id);
+        await say(`⚠️ This message could not be handled (${why}); it was skipped after ${attempts} attempts so the conversation can go on.`);
+        return true;
       }
     }
   }
@@ -220,12 +278,7 @@ export class Sessions {
   }
 
   /** Archived/missing/foreign loop: keep the message, block the conversation, tell the user what to do. */
-  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, err: unknown): Promise<boolean> {
-    let reason: NonNullable<ConversationRecord['blocked']>['reason'];
-    if (err instanceof LoopArchivedError) reason = 'loop_archived';
-    else if (err instanceof LoopNotFoundError && err.code === 'loop_not_found') reason = 'loop_not_found';
-    else if (err instanceof LoopPermissionError && err.code === 'not_loop_owner') reason = 'not_loop_owner';
-    else return false;
+  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, reason: NonNullable<ConversationRecord['blocked']>['reason']): Promise<void> {
     const fresh = await this.conversation(conv.ref);
     const loopId = fresh.loopId ?? '(unknown)';
     fresh.blocked = { reason, loopId };
@@ -243,7 +296,6 @@ export class Sessions {
       item.conversation,
       `⚠️ This conversation's loop \`${loopId}\` ${why}. Your message is kept: send /new to start a fresh loop (it goes there), or /attach <loop_id> to use another.`,
     );
-    return true;
   }
 
   /** Runs fn with the loop to ourselves (two conversations may share a loop after /attach). */

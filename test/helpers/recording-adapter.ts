@@ -29,7 +29,7 @@ export interface RecordedMessage {
 }
 
 export interface RecordedCall {
-  method: 'send' | 'edit' | 'delete' | 'typing' | 'answerPress' | 'draft';
+  method: 'send' | 'edit' | 'delete' | 'typing' | 'answerPress' | 'draft' | 'fetchFile';
   chatId: string;
   at: number;
   messageId?: string;
@@ -145,6 +145,16 @@ export class RecordingAdapter implements ChatAdapter {
   async draft(conversation: ConversationRef, draftId: number, text: string): Promise<void> {
     await this.call('draft', conversation.chatId);
     this.drafts.push({ chatId: conversation.chatId, draftId, text });
+  }
+
+  /** Files a test put up for download: ref → bytes (a missing ref is a permanent "file not found"). */
+  readonly files = new Map<string, Buffer>();
+
+  async fetchFile(ref: string): Promise<Buffer> {
+    await this.call('fetchFile', '');
+    const bytes = this.files.get(ref);
+    if (!bytes) throw new PlatformError(`file ${ref} not found`, 400, true);
+    return bytes;
   }
 
   async answerPress(press: { pressId: string }, notice: string | undefined): Promise<void> {
