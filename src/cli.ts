@@ -2,12 +2,13 @@
 // code; errors name the flag or config key and what to do.
 
 import { loadConfig, ConfigError, runCheckConfig } from './config/index.js';
-import { approvePairing, listPairings } from './core/access.js';
 import { startDaemon } from './daemon.js';
 import { runDemo } from './demo.js';
 import { createLogger } from './ops/logging.js';
 import { runSimCli } from './sim/cli.js';
-import { openLowdbStore } from './store/lowdb-store.js';
+import { ControlError } from './ops/control-protocol.js';
+import { operate } from './ops/operator.js';
+import type { PairingView } from './ops/pairing-operations.js';
 
 const USAGE = `usage: loopbridge <command> [options]
 
@@ -16,7 +17,8 @@ const USAGE = `usage: loopbridge <command> [options]
   sim --port N --token la_…       run the Loop API v1 simulator (several --token: several users)
   check-config --config FILE      validate a config and print it resolved, secrets masked
   pairing list --config FILE      pending pairing codes and approved users
-  pairing approve CODE --config FILE
+  pairing approve CODE --config FILE   let that person in (at once, also while the daemon runs)
+  pairing deny CODE --config FILE      refuse that request
 `;
 
 function flag(argv: string[], name: string): string | undefined {
@@ -34,6 +36,9 @@ function requireConfigPath(argv: string[], command: string): string {
 }
 
 class UsageError extends Error {}
+
+/** After SIGTERM/SIGINT the process exits within this long, whatever is stuck, ms. */
+const FORCED_EXIT_MS = 10_000;
 
 async function start(argv: string[]): Promise<number> {
   const { config, warnings } = loadConfig(requireConfigPath(argv, 'start'));
@@ -61,6 +66,15 @@ async function start(argv: string[]): Promise<number> {
     finishInput = () => {}; // stdin ending does not stop a daemon
   });
   log.info({}, 'shutting down: intake stopped, in-flight turns persisted');
+  // Shutdown is bounded inside the bridge; this is the last resort if something below it hangs anyway,
+  // and a second signal means "now".
+  const force = (why: string) => {
+    log.error({}, `shutdown: ${why}; exiting now (in-flight turns resume on the next start)`);
+    process.exit(1);
+  };
+  setTimeout(() => force('still not done after 10 s'), FORCED_EXIT_MS).unref();
+  process.once('SIGINT', () => force('second signal'));
+  process.once('SIGTERM', () => force('second signal'));
   await daemon.stop();
   clearInterval(keepAlive);
   return 0;
@@ -69,28 +83,25 @@ async function start(argv: string[]): Promise<number> {
 async function pairing(argv: string[]): Promise<number> {
   const [sub, code] = argv;
   const { config } = loadConfig(requireConfigPath(argv, 'pairing'));
-  // A short flush delay: this process only makes a change or two.
-  const store = await openLowdbStore({ path: config.store.path, flushDelayMs: 1 });
+  const needsCode = sub === 'approve' || sub === 'deny';
+  if (sub !== 'list' && !needsCode) throw new UsageError('usage: loopbridge pairing list|approve CODE|deny CODE --config FILE');
+  if (needsCode && (!code || code.startsWith('-'))) throw new UsageError(`loopbridge pairing ${sub} CODE --config FILE: CODE is required`);
   try {
+    // Through the running daemon if there is one (the change takes effect at once), else on the store file.
+    const { result } = await operate(config, `pairing.${sub}`, needsCode ? { code } : {});
     if (sub === 'list') {
-      const { pending, approved } = await listPairings(store);
+      const { pending, approved } = result as { pending: PairingView[]; approved: string[] };
       process.stdout.write(`pending:\n${pending.map((p) => `  ${p.code}  ${p.user}${p.displayName ? ` (${p.displayName})` : ''}  since ${new Date(p.createdAt).toISOString()}`).join('\n') || '  (none)'}\n`);
       process.stdout.write(`approved:\n${approved.map((u) => `  ${u}`).join('\n') || '  (none)'}\n`);
       return 0;
     }
-    if (sub === 'approve') {
-      if (!code || code.startsWith('-')) throw new UsageError('loopbridge pairing approve CODE --config FILE: CODE is required');
-      const rec = await approvePairing(store, code);
-      if (!rec) {
-        process.stderr.write(`no pending pairing code ${code.toUpperCase()} (codes expire after access.pairingCodeTtlMs)\n`);
-        return 1;
-      }
-      process.stdout.write(`approved ${rec.user}${rec.displayName ? ` (${rec.displayName})` : ''}\n`);
-      return 0;
-    }
-    throw new UsageError('usage: loopbridge pairing list|approve CODE --config FILE');
-  } finally {
-    await store.close();
+    const rec = result as PairingView;
+    process.stdout.write(`${sub === 'approve' ? 'approved' : 'denied'} ${rec.user}${rec.displayName ? ` (${rec.displayName})` : ''}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ControlError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
   }
 }
 

@@ -11,6 +11,9 @@ import { Bridge } from './core/bridge.js';
 import { LoopClient } from './loop-api/client.js';
 import type { Logger } from './ops/logging.js';
 import { startOpsServer, type OpsServer } from './ops/ops-server.js';
+import { storeOperations } from './ops/operator.js';
+import { claimStore } from './ops/store-guard.js';
+import type { ControlServer } from './ops/control-server.js';
 import { openLowdbStore } from './store/lowdb-store.js';
 import type { Store } from './store/store.js';
 
@@ -29,70 +32,93 @@ export interface Daemon {
   store: Store;
   client: LoopClient;
   ops?: OpsServer;
+  /** The control socket operator commands talk to. */
+  control: ControlServer;
   stop(): Promise<void>;
 }
 
 export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
   const { log } = options;
   if (!config.loop.baseUrl) throw new Error('loop.baseUrl is not set');
-  const store =
-    options.store ??
-    (await openLowdbStore({ path: config.store.path, flushDelayMs: config.store.flushDelayMs, onWarning: (m) => log.warn({}, m) }));
-  const client = new LoopClient({ baseUrl: config.loop.baseUrl, token: config.loop.token, timeoutMs: config.loop.timeoutMs, logger: log });
-  const adapters: ChatAdapter[] = [...(options.adapters ?? [])];
-  if (config.console && options.console) {
-    adapters.push(new ConsoleAdapter({ ...options.console, user: config.console.user }));
+  // First claim the store (one daemon per store; a CLI editing it meanwhile finishes first), then open it.
+  const control = await claimStore(config.store.path, config.ops.controlSocket, log);
+  // What is opened from here is released again, newest first, if starting fails half-way.
+  const opened: Array<() => Promise<unknown>> = [() => control.close()];
+  try {
+    const store =
+      options.store ??
+      (await openLowdbStore({ path: config.store.path, flushDelayMs: config.store.flushDelayMs, onWarning: (m) => log.warn({}, m) }));
+    if (!options.store) opened.unshift(() => store.close());
+    const client = new LoopClient({ baseUrl: config.loop.baseUrl, token: config.loop.token, timeoutMs: config.loop.timeoutMs, logger: log });
+    opened.unshift(() => client.close());
+    const adapters: ChatAdapter[] = [...(options.adapters ?? [])];
+    if (config.console && options.console) {
+      adapters.push(new ConsoleAdapter({ ...options.console, user: config.console.user }));
+    }
+    if (config.telegram) {
+      const t = config.telegram;
+      adapters.push(
+        new TelegramAdapter({
+          token: t.token,
+          apiRoot: t.apiRoot,
+          mode: t.mode,
+          webhook: t.webhook ?? undefined,
+          drafts: t.drafts,
+          rate: t.rate,
+          editIntervalMs: config.replies.editIntervalMs,
+          commands: Object.entries(COMMANDS).map(([command, description]) => ({ command, description: description.slice(0, 256) })),
+          log: log.child({ adapter: 'telegram' }),
+        }),
+      );
+    }
+    if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:` or `console:` section');
+    const bridge = new Bridge({
+      client,
+      store,
+      adapters,
+      access: config.access,
+      routing: config.routing,
+      replies: config.replies,
+      defaultPermissionMode: config.loop.permissionMode,
+      log,
+    });
+    opened.unshift(() => bridge.stop());
+    await bridge.start();
+    control.serve({
+      async 'daemon.ping'() {
+        return { pid: process.pid };
+      },
+      ...storeOperations(config, store, { approved: (rec) => bridge.pairingApproved(rec), log }),
+    });
+    let ops: OpsServer | undefined;
+    if (config.ops.httpPort !== null) {
+      ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => ({
+        ...bridge.health(),
+        backlog: await bridge.backlog(),
+        running: bridge.sessions.running.size,
+      }));
+      log.info({ url: ops.url }, 'ops endpoints on /healthz and /metrics');
+    }
+    let stopped: Promise<void> | null = null;
+    return {
+      bridge,
+      store,
+      client,
+      ops,
+      control,
+      stop() {
+        stopped ??= (async () => {
+          await bridge.stop();
+          await control.close();
+          await ops?.close();
+          await client.close();
+          if (!options.store) await store.close();
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    for (const close of opened) await close().catch(() => {});
+    throw err;
   }
-  if (config.telegram) {
-    const t = config.telegram;
-    adapters.push(
-      new TelegramAdapter({
-        token: t.token,
-        apiRoot: t.apiRoot,
-        mode: t.mode,
-        webhook: t.webhook ?? undefined,
-        drafts: t.drafts,
-        rate: t.rate,
-        editIntervalMs: config.replies.editIntervalMs,
-        commands: Object.entries(COMMANDS).map(([command, description]) => ({ command, description: description.slice(0, 256) })),
-        log: log.child({ adapter: 'telegram' }),
-      }),
-    );
-  }
-  if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:` or `console:` section');
-  const bridge = new Bridge({
-    client,
-    store,
-    adapters,
-    access: config.access,
-    routing: config.routing,
-    replies: config.replies,
-    defaultPermissionMode: config.loop.permissionMode,
-    log,
-  });
-  await bridge.start();
-  let ops: OpsServer | undefined;
-  if (config.ops.httpPort !== null) {
-    ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => ({
-      backlog: await bridge.backlog(),
-      running: bridge.sessions.running.size,
-    }));
-    log.info({ url: ops.url }, 'ops endpoints on /healthz and /metrics');
-  }
-  let stopped: Promise<void> | null = null;
-  return {
-    bridge,
-    store,
-    client,
-    ops,
-    stop() {
-      stopped ??= (async () => {
-        await bridge.stop();
-        await ops?.close();
-        await client.close();
-        if (!options.store) await store.close();
-      })();
-      return stopped;
-    },
-  };
 }

@@ -257,7 +257,7 @@ function toConfig(p: ParsedConfig): Config {
         }
       : null,
     console: p.console ? { user: p.console.user } : null,
-    ops: { ...p.ops },
+    ops: { ...p.ops, controlSocket: p.ops.controlSocket ?? `${p.store.path}.sock` },
   };
 }
 

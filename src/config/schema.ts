@@ -152,6 +152,11 @@ export interface OpsConfig {
   logLevel: LogLevel;
   /** Log format. Default `auto` (pretty on a TTY, JSON otherwise). */
   logFormat: LogFormat;
+  /**
+   * Unix socket (mode 0600) through which `loopbridge pairing …` and other operator commands reach the running
+   * daemon. Default `<store.path>.sock`.
+   */
+  controlSocket: string;
 }
 
 /** The fully resolved, defaulted configuration. Every field is present; absent sections are `null`. */
@@ -354,6 +359,7 @@ const opsSchema = z.strictObject({
   httpHost: nonEmpty('give a bind address, e.g. 127.0.0.1').default('127.0.0.1'),
   logLevel: oneOf(LOG_LEVELS).default('info'),
   logFormat: oneOf(LOG_FORMATS).default('auto'),
+  controlSocket: nonEmpty('give a socket file path, e.g. /run/loopbridge/control.sock').optional(),
 });
 
 const section = <T extends z.ZodType>(s: T) => z.preprocess(nullToEmpty, s);

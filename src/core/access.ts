@@ -3,6 +3,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { Store } from '../store/store.js';
+import type { ConversationRef } from './adapter-types.js';
 import { keys, type PairingRecord } from './state.js';
 
 export interface AccessConfig {
@@ -54,13 +55,21 @@ export class Access {
     return this.config.dm;
   }
 
-  /** The pending pairing code for a user, creating one if needed (one live code per user). */
-  async pairingCode(user: string, displayName?: string): Promise<string> {
+  /** An operator denied this person's pairing request recently (no new code until it expires). */
+  async pairingDenied(user: string): Promise<boolean> {
+    return (await this.store.get(keys.pairingDenied(user))) !== undefined;
+  }
+
+  /**
+   * The pending pairing code for a user, creating one if needed (one live code per user). `conversation` is
+   * where to tell them once an operator approves.
+   */
+  async pairingCode(user: string, displayName?: string, conversation?: ConversationRef): Promise<string> {
     const existing = await this.store.get<string>(keys.pairingUser(user));
     if (existing && (await this.store.get(keys.pairingCode(existing)))) return existing;
     for (;;) {
       const code = Array.from({ length: 8 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
-      const rec: PairingRecord = { code, user, displayName, createdAt: Date.now() };
+      const rec: PairingRecord = { code, user, displayName, createdAt: Date.now(), ...(conversation ? { conversation } : {}) };
       if (await this.store.setIfAbsent(keys.pairingCode(code), rec, { ttlMs: this.config.pairingCodeTtlMs })) {
         await this.store.set(keys.pairingUser(user), code, { ttlMs: this.config.pairingCodeTtlMs });
         return code;
@@ -69,14 +78,29 @@ export class Access {
   }
 }
 
-/** CLI side: approve a code. Returns the approved user, or undefined for an unknown/expired code. */
+/** Operator side: approve a code. Returns the approved request, or undefined for an unknown/expired code. */
 export async function approvePairing(store: Store, code: string): Promise<PairingRecord | undefined> {
   const normalised = code.trim().toUpperCase();
   const rec = await store.get<PairingRecord>(keys.pairingCode(normalised));
   if (!rec) return undefined;
-  await store.set(keys.paired(rec.user), { approvedAt: Date.now(), code: normalised });
+  await store.set(keys.paired(rec.user), { approvedAt: Date.now() });
   await store.delete(keys.pairingCode(normalised));
   await store.delete(keys.pairingUser(rec.user));
+  await store.delete(keys.pairingDenied(rec.user));
+  return rec;
+}
+
+/**
+ * Operator side: deny a code. The request is dropped and the person gets no new code for `quietMs` (so a
+ * denial is not undone by simply writing again). Returns the denied request, or undefined for an unknown code.
+ */
+export async function denyPairing(store: Store, code: string, quietMs: number): Promise<PairingRecord | undefined> {
+  const normalised = code.trim().toUpperCase();
+  const rec = await store.get<PairingRecord>(keys.pairingCode(normalised));
+  if (!rec) return undefined;
+  await store.delete(keys.pairingCode(normalised));
+  await store.delete(keys.pairingUser(rec.user));
+  await store.set(keys.pairingDenied(rec.user), { deniedAt: Date.now() }, { ttlMs: quietMs });
   return rec;
 }
 

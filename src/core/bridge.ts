@@ -10,12 +10,12 @@ import { Access, type AccessConfig } from './access.js';
 import type { ChatAdapter, InboundEvent } from './adapter-types.js';
 import { ChoiceRegistry } from './choices.js';
 import { Intake, type RoutingConfig } from './intake.js';
-import { LoopHealth } from './loop-health.js';
+import { LoopHealth, type LoopOutage } from './loop-health.js';
 import { Metrics } from './metrics.js';
 import { Mirrors } from './mirror.js';
 import { Outlet } from './outlet.js';
 import { Sessions } from './sessions.js';
-import { keys, type ConversationRecord } from './state.js';
+import { keys, type ConversationRecord, type PairingRecord } from './state.js';
 import { TurnRunner } from './turn-runner.js';
 
 export interface BridgeLogger {
@@ -137,6 +137,19 @@ export class Bridge {
       // Without a recorded owner only admins may answer a mirrored turn's choices.
       if (conv.mirror && conv.loopId && outlet) this.mirrors.start(outlet, conv, conv.mirrorOwner ?? { id: '', isBot: false });
     }
+  }
+
+  /** Tells a person, where they asked, that an operator approved their pairing request. */
+  async pairingApproved(rec: PairingRecord): Promise<void> {
+    const outlet = rec.conversation && this.outlets.get(rec.conversation.platform);
+    if (!outlet || !rec.conversation) return;
+    await this.sessions.notify(outlet, rec.conversation, '✅ An operator approved your request: you can talk to me now. Please send your message again.');
+  }
+
+  /** `ok`, or `degraded` with what is wrong (e.g. the loop server refuses our token), for /healthz. */
+  health(): { status: 'ok' | 'degraded'; problems: LoopOutage[] } {
+    const problems = this.loopHealth.problems();
+    return { status: problems.length ? 'degraded' : 'ok', problems };
   }
 
   /** Messages queued or in flight across all conversations. */

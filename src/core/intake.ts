@@ -192,9 +192,10 @@ export class Intake {
 
   private async refuseDirect(outlet: Outlet, msg: InboundMessage, user: string): Promise<void> {
     const { access, sessions, log } = this.deps;
-    if (access.dmPolicy === 'pairing') {
-      const code = await access.pairingCode(user, msg.sender.displayName);
-      log.info({ user, code }, 'pairing requested');
+    if (access.dmPolicy === 'pairing' && !(await access.pairingDenied(user))) {
+      const code = await access.pairingCode(user, msg.sender.displayName, msg.conversation);
+      // The code is a credential until it is used: it goes to the person, never to the log.
+      log.info({ user }, 'pairing requested; `loopbridge pairing list` shows the code');
       if (await sessions.firstNotice(`pair/${user}/${code}`, 3600_000)) {
         void sessions.notify(outlet, msg.conversation, `🔑 This bot is private. Your pairing code is **${code}** (valid ${formatDuration(this.deps.pairingCodeTtlMs)}). Ask the operator to run:\n\`loopbridge pairing approve ${code}\``);
       }

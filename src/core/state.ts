@@ -81,6 +81,8 @@ export interface PairingRecord {
   user: string;
   displayName?: string;
   createdAt: number;
+  /** The direct conversation the request came from (told there once approved). */
+  conversation?: ConversationRef;
 }
 
 export const keys = {
@@ -102,6 +104,8 @@ export const keys = {
   pairingCodePrefix: 'pair/code/',
   pairingUser: (user: string) => `pair/user/${user}`,
   paired: (user: string) => `paired/${user}`,
+  /** An operator denied this person's request: no new code until it expires. */
+  pairingDenied: (user: string) => `pair/denied/${user}`,
   /** Rate limit for repeated notices to the same person (refusals, outage notices). */
   noticed: (what: string) => `noticed/${what}`,
 } as const;

@@ -45,6 +45,11 @@ export async function startOpsServer(
   const addr = server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`,
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        // A scraper's idle keep-alive connection must not hold shutdown.
+        server.closeAllConnections();
+      }),
   };
 }

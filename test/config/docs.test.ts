@@ -20,14 +20,14 @@ describe('config docs', () => {
   it('the schema has the fixed key set', () => {
     expect(keys).toContain('telegram.webhook.secretToken');
     expect(keys).toContain('replies.editIntervalMs.group');
-    expect(keys.length).toBe(37);
+    expect(keys.length).toBe(38);
   });
 
   it('the example config holds every key (commented ones included) with a default noted', () => {
     const example = read('../../config/loopbridge.example.yaml');
     // Uncomment everything the example marks as optional-to-enable, then read the keys it really holds.
     const full = uncommentTelegram(example, { webhook: true })
-      .replace(/^ {2}# (pairingCodeTtlMs|httpHost):/gm, '  $1:');
+      .replace(/^ {2}# (pairingCodeTtlMs|httpHost|controlSocket):/gm, '  $1:');
     const present = leafPaths(parse(full));
     for (const key of keys) expect(present, key).toContain(key);
     expect(example.match(/\(default: /g)!.length).toBeGreaterThanOrEqual(30);
