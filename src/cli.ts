@@ -2,6 +2,7 @@
 // code; errors name the flag or config key and what to do.
 
 import { loadConfig, ConfigError, runCheckConfig } from './config/index.js';
+import { scrubSecrets, secretValues } from './config/mask.js';
 import { startDaemon } from './daemon.js';
 import { runDemo } from './demo.js';
 import { createLogger } from './ops/logging.js';
@@ -37,12 +38,16 @@ function requireConfigPath(argv: string[], command: string): string {
 
 class UsageError extends Error {}
 
+/** The loaded config's secret values: scrubbed from any error this command prints. */
+let knownSecrets: string[] = [];
+
 /** After SIGTERM/SIGINT the process exits within this long, whatever is stuck, ms. */
 const FORCED_EXIT_MS = 10_000;
 
 async function start(argv: string[]): Promise<number> {
   const { config, warnings } = loadConfig(requireConfigPath(argv, 'start'));
-  const log = createLogger({ level: config.ops.logLevel, format: config.ops.logFormat });
+  knownSecrets = secretValues(config);
+  const log = createLogger({ level: config.ops.logLevel, format: config.ops.logFormat, secrets: knownSecrets });
   for (const w of warnings) log.warn({}, `config: ${w}`);
   let finishInput: () => void = () => {};
   const daemon = await startDaemon(config, {
@@ -83,6 +88,7 @@ async function start(argv: string[]): Promise<number> {
 async function pairing(argv: string[]): Promise<number> {
   const [sub, code] = argv;
   const { config } = loadConfig(requireConfigPath(argv, 'pairing'));
+  knownSecrets = secretValues(config);
   const needsCode = sub === 'approve' || sub === 'deny';
   if (sub !== 'list' && !needsCode) throw new UsageError('usage: loopbridge pairing list|approve CODE|deny CODE --config FILE');
   if (needsCode && (!code || code.startsWith('-'))) throw new UsageError(`loopbridge pairing ${sub} CODE --config FILE: CODE is required`);
@@ -100,7 +106,7 @@ async function pairing(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (!(err instanceof ControlError)) throw err;
-    process.stderr.write(`${err.message}\n`);
+    process.stderr.write(`${scrubSecrets(err.message, knownSecrets)}\n`);
     return 1;
   }
 }
@@ -135,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`loopbridge ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`loopbridge ${command}: ${scrubSecrets(err instanceof Error ? err.message : String(err), knownSecrets)}\n`);
     return 1;
   }
 }

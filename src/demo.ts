@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from './config/index.js';
+import { secretValues } from './config/mask.js';
 import { startDaemon } from './daemon.js';
 import { createLogger } from './ops/logging.js';
 import { startSimulator } from './sim/index.js';
@@ -31,7 +32,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     { demo: true },
   );
   config.loop.baseUrl = sim.url;
-  const log = createLogger({ level: config.ops.logLevel, format: config.ops.logFormat });
+  const log = createLogger({ level: config.ops.logLevel, format: config.ops.logFormat, secrets: secretValues(config) });
   let finish!: () => void;
   const inputDone = new Promise<void>((r) => (finish = r));
   if (interactive) process.stdout.write(BANNER);

@@ -15,22 +15,68 @@ function maskValue(value: unknown): unknown {
   return '***';
 }
 
-function maskString(s: string): string {
-  let out = s.replace(LOOP_TOKEN_ANYWHERE, 'la_…(masked)');
+/** Shortest configured secret we replace in free text: shorter ones would mangle every message. */
+const MIN_SCRUB_LENGTH = 4;
+
+/**
+ * Every secret value in a resolved config: the values under keys containing `token`, `secret` or `password`
+ * (and the secret half of a Telegram bot token), plus passwords in URL userinfo. Longest first.
+ */
+export function secretValues(config: Config | Record<string, unknown>): string[] {
+  const found = new Set<string>();
+  const add = (v: string) => {
+    if (v.length >= MIN_SCRUB_LENGTH) found.add(v);
+  };
+  const visit = (value: unknown, secretKey: boolean): void => {
+    if (typeof value === 'string') {
+      if (secretKey) {
+        add(value);
+        const tg = /^\d+:(.+)$/.exec(value);
+        if (tg) add(tg[1]);
+      }
+      const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i.exec(value);
+      if (userinfo) {
+        add(userinfo[1]);
+        const pass = userinfo[1].split(':')[1];
+        if (pass) add(pass);
+      }
+    } else if (Array.isArray(value)) {
+      for (const v of value) visit(v, secretKey);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) visit(v, secretKey || SECRET_KEY.test(k));
+    }
+  };
+  visit(config, false);
+  return [...found].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces every occurrence of each secret (as is and URL-encoded) in `text` with `***`. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    out = out.split(s).join('***');
+    const encoded = encodeURIComponent(s);
+    if (encoded !== s) out = out.split(encoded).join('***');
+  }
+  return out;
+}
+
+function maskString(s: string, secrets: readonly string[]): string {
+  let out = scrubSecrets(s, secrets).replace(LOOP_TOKEN_ANYWHERE, 'la_…(masked)');
   // Credentials in a URL's userinfo (`https://user:pass@host`) are secrets too.
   out = out.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i, '$1***@');
   return out;
 }
 
-function walk(value: unknown): unknown {
-  if (typeof value === 'string') return maskString(value);
-  if (Array.isArray(value)) return value.map(walk);
+function walk(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') return maskString(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => walk(v, secrets));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (!SECRET_KEY.test(k)) out[k] = walk(v);
+      if (!SECRET_KEY.test(k)) out[k] = walk(v, secrets);
       else if (Array.isArray(v)) out[k] = v.map(maskValue);
-      else out[k] = typeof v === 'object' && v !== null ? walk(v) : maskValue(v);
+      else out[k] = typeof v === 'object' && v !== null ? walk(v, secrets) : maskValue(v);
     }
     return out;
   }
@@ -39,9 +85,10 @@ function walk(value: unknown): unknown {
 
 /**
  * A deep copy of `config` safe to print: values under keys containing `token`, `secret` or `password`
- * become `***` or a prefix hint (`la_…(masked)`, `123456:…(masked)`); Loop tokens and URL credentials
- * found in any other string are masked too. The input is not modified.
+ * become `***` or a prefix hint (`la_…(masked)`, `123456:…(masked)`); any of those values found inside
+ * another string (a bot token in `telegram.webhook.url`), Loop tokens and URL credentials become `***`
+ * too. The input is not modified.
  */
 export function maskSecrets(config: Config): unknown {
-  return walk(config);
+  return walk(config, secretValues(config));
 }

@@ -33,6 +33,19 @@ describe('check-config', () => {
     expect(r.stdout + r.stderr).not.toContain(LOOP_TOKEN);
   });
 
+  it('masks a Telegram token that appears inside telegram.webhook.url', async () => {
+    const tg = '123456789:' + 'AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr';
+    const path = tempFile(
+      'c.yaml',
+      `loop: { baseUrl: "https://x.io", token: "${LOOP_TOKEN}" }\naccess: { users: [console:you] }\nconsole: {}\n` +
+        `telegram: { token: "\${TG}", mode: webhook, webhook: { url: "https://bot.example.com/hook/\${TG}", secretToken: "s3cr3t_hook" } }\n`,
+    );
+    const r = await run(['--config', path], { TG: tg });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('url: https://bot.example.com/hook/***');
+    for (const s of [tg, tg.split(':')[1], 's3cr3t_hook', LOOP_TOKEN]) expect(r.stdout + r.stderr).not.toContain(s);
+  });
+
   it('prints warnings on stderr and still returns 0', async () => {
     const path = tempFile('c.yaml', `loop: { baseUrl: "https://x.io", token: "${LOOP_TOKEN}" }\naccess: { dm: open, users: [console:you] }\nconsole: {}\n`);
     const r = await run(['-c', path]);

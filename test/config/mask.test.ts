@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load.js';
-import { maskSecrets } from '../../src/config/mask.js';
+import { maskSecrets, scrubSecrets, secretValues } from '../../src/config/mask.js';
 import { LOOP_TOKEN, minimal, TG_TOKEN } from './helpers.js';
 
 describe('maskSecrets', () => {
@@ -36,5 +36,38 @@ describe('maskSecrets', () => {
   it('masks a Loop token found under an innocent key too', () => {
     const sneaky = { ...config, store: { ...config.store, path: `/data/${LOOP_TOKEN}.json` } };
     expect(JSON.stringify(maskSecrets(sneaky))).not.toContain(LOOP_TOKEN);
+  });
+});
+
+describe('every configured secret, wherever it appears', () => {
+  const { config: withTokenInUrl } = resolveConfig(
+    minimal({
+      telegram: {
+        token: TG_TOKEN,
+        mode: 'webhook',
+        // Some operators put the bot token in the webhook path, as Telegram's own examples do.
+        webhook: { url: `https://bot.example.com/tg/${TG_TOKEN}?k=${encodeURIComponent(TG_TOKEN)}`, secretToken: 'hook_secret_123' },
+      },
+      store: { path: './data/hook_secret_123.json' },
+    }),
+    {},
+  );
+
+  it('a Telegram token inside telegram.webhook.url is masked in the printed config', () => {
+    const text = JSON.stringify(maskSecrets(withTokenInUrl));
+    expect(text).not.toContain(TG_TOKEN.split(':')[1]);
+    expect(text).not.toContain(encodeURIComponent(TG_TOKEN));
+    expect(text).not.toContain('hook_secret_123');
+    expect((maskSecrets(withTokenInUrl) as typeof withTokenInUrl).telegram!.webhook!.url).toMatch(/^https:\/\/bot\.example\.com\/tg\//);
+  });
+
+  it('secretValues lists each secret (and the secret half of a bot token); scrubSecrets removes them from any text', () => {
+    const secrets = secretValues(withTokenInUrl);
+    expect(secrets).toEqual(expect.arrayContaining([LOOP_TOKEN, TG_TOKEN, TG_TOKEN.split(':')[1], 'hook_secret_123']));
+    const text = `failed: POST https://api.telegram.org/bot${TG_TOKEN}/setWebhook url=${encodeURIComponent(TG_TOKEN)} auth=Bearer ${LOOP_TOKEN} secret hook_secret_123`;
+    const clean = scrubSecrets(text, secrets);
+    for (const s of secrets) expect(clean).not.toContain(s);
+    expect(clean).not.toContain(encodeURIComponent(TG_TOKEN));
+    expect(clean).toContain('https://api.telegram.org/bot');
   });
 });

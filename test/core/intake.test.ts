@@ -62,6 +62,17 @@ describe('intake: direct messages', () => {
     await reply(h, 's1', /Echo:\*\* now paired/);
   });
 
+  it('the pairing code goes to the person only, never to the log', async () => {
+    const lines: string[] = [];
+    const record = (obj: object, msg?: string) => void lines.push(JSON.stringify({ ...obj, msg }));
+    const log = { info: record, warn: record, error: record, debug: record };
+    const h = await harness({ access: { dm: 'pairing' }, bridge: { log } });
+    await h.adapter.inject(message(dm('s1'), stranger, 'let me in'));
+    const code = /\*\*([A-HJ-NP-Z2-9]{8})\*\*/.exec(texts(h.adapter, 's1')[0])![1];
+    expect(lines.some((l) => l.includes('pairing requested'))).toBe(true);
+    expect(lines.join('\n')).not.toContain(code);
+  });
+
   it('an empty message, a too-long message and an unsupported file get notices and send nothing', async () => {
     const h = await harness({ routing: { maxMessageChars: 50 } });
     await h.adapter.inject(message(dm('u1'), u1, '   '));
