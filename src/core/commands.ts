@@ -95,15 +95,15 @@ export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promi
       case 'mode': {
         const who = { isAdmin: ctx.isAdmin, isDirect: message.conversation.isDirect };
         const allowed = choosableModes(who, ctx.defaultMode);
-        const offer = allowed.length ? `Choose one of: ${list(allowed)}.` : 'Only admins change the mode here.';
-        if (!cmd.args) return reply(`Mode: \`${conv.permissionMode ?? ctx.defaultMode}\`. ${offer}`);
+        const offer = allowed.length ? ` Choose one of: ${list(allowed)}.` : '';
+        if (!cmd.args) return reply(`Mode: \`${conv.permissionMode ?? ctx.defaultMode}\`.${offer || ' Only admins change it here.'}`);
         const mode = PERMISSION_MODES.find((m) => m.toLowerCase() === cmd.args.toLowerCase());
-        if (!mode) return reply(`Unknown mode \`${cmd.args}\`. ${offer}`);
+        if (!mode) return reply(`Unknown mode \`${cmd.args}\`.${offer || ` Modes: ${list(PERMISSION_MODES)}.`}`);
         if (!mayChooseMode(who, mode, ctx.defaultMode)) {
           const why = who.isDirect
             ? `it lets the loop do more without asking than this bridge's default (\`${ctx.defaultMode}\`)`
-            : 'the mode here is shared by everyone in this chat';
-          return reply(`🔒 Only an admin can set \`${mode}\` here: ${why}. ${offer}`);
+            : 'the mode is shared by everyone in this chat';
+          return reply(`🔒 Only an admin can set \`${mode}\` here: ${why}.${offer}`);
         }
         conv.permissionMode = mode;
         await sessions.saveConversation(conv);

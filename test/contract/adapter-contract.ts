@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatAdapter } from '../../src/core/adapter-types.js';
+import type { ConversationRecord } from '../../src/core/state.js';
 import { Bridge } from '../../src/core/bridge.js';
 import { renderTurnMarkdown } from '../../src/core/render.js';
 import { applyEvent, newProgress } from '../../src/core/turn-view.js';
@@ -24,7 +25,9 @@ export type ContractCase =
   | 'edit convergence'
   | 'choice round-trip'
   | 'restart resume'
-  | 'rate budget respected';
+  | 'rate budget respected'
+  | 'privilege in groups'
+  | 'no freeze after platform failures';
 
 /** One running instance of a platform's adapter, and how a test talks through it. */
 export interface PlatformRun {
@@ -88,7 +91,8 @@ export function describeAdapterContract(platform: ContractPlatform): void {
         client,
         store,
         adapters: [run.adapter],
-        access: { dm: 'allowlist', users: [platform.user], admins: [], groups: [], pairingCodeTtlMs: 3_600_000 },
+        // The group is listed, so every member may talk there: what a member may *change* is then the question.
+        access: { dm: 'allowlist', users: [platform.user], admins: [], groups: platform.group ? [platform.group] : [], pairingCodeTtlMs: 3_600_000 },
         routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 50, maxMessageChars: 100_000 },
         replies: { editIntervalMs: { direct: 100, group: 100 }, showTools: true, showUsage: false },
         defaultPermissionMode: 'default',
@@ -114,6 +118,14 @@ export function describeAdapterContract(platform: ContractPlatform): void {
     const shown = (md: string) => (platform.shown ? platform.shown(md) : md);
     const skip = (c: ContractCase) => platform.skips[c];
     const maybe = (c: ContractCase) => (skip(c) ? it.skip : it);
+    const title = (c: ContractCase, what: string) => `${c}: ${what}${skip(c) ? ` — skipped: ${skip(c)}` : ''}`;
+    /** A hook the case needs: a harness that lacks it must skip the case with a reason instead. */
+    function hook<T>(value: T | undefined, name: string, c: ContractCase): T {
+      if (value === undefined) throw new Error(`the ${platform.name} harness has no ${name}: implement it or skip '${c}' with a reason`);
+      return value;
+    }
+    /** Waits for a bot message in the group that matches. */
+    const inGroup = (re: RegExp) => waitFor(async () => (await hook(run.groupTexts, 'groupTexts', 'privilege in groups')()).find((t) => re.test(t)), `a group message matching ${re}`, 20_000);
 
     beforeAll(async () => {
       sim = await startSimulator({ deltaDelayMs: 2 });
@@ -219,6 +231,45 @@ export function describeAdapterContract(platform: ContractPlatform): void {
       expect(replies).toHaveLength(1);
       expect(replies[0].match(/tick \d\/3/g)).toEqual(['tick 1/3', 'tick 2/3', 'tick 3/3']);
     });
+
+    maybe('privilege in groups')(title('privilege in groups', 'a member who is not an admin cannot loosen the mode, nor attach the group to someone\'s private loop'), async () => {
+      const asMember = hook(run.sayInGroupAsMember, 'sayInGroupAsMember', 'privilege in groups');
+      hook(platform.member, 'ContractPlatform.member', 'privilege in groups');
+      await run.say('a private matter');
+      await waitFor(async () => ((await run.botTexts()).some((t) => t.includes('a private matter')) ? true : undefined), 20_000);
+      const direct = (await store.list<ConversationRecord>('conv/')).find(([, c]) => c.ref.platform === run.adapter.platform && c.ref.isDirect && c.loopId);
+      const privateLoop = direct![1].loopId!;
+
+      await asMember('/mode bypassPermissions', true);
+      // (Platforms show markdown formatted: code spans may lose their backticks.)
+      await inGroup(/Only an admin can set `?bypassPermissions/);
+      await asMember(`/attach ${privateLoop}`, true);
+      await inGroup(/Only admins can attach/);
+      await asMember('/status', true);
+      expect(await inGroup(/Mode: /)).toMatch(/Mode: `?default\b/);
+      await asMember('member asks here', true);
+      await inGroup(/member asks here/);
+      expect(sim.received(privateLoop)).not.toContain('member asks here');
+      expect((await run.groupTexts!()).some((t) => t.includes('a private matter'))).toBe(false);
+    });
+
+    maybe('no freeze after platform failures')(
+      title('no freeze after platform failures', 'a burst of failed posts and edits during a turn: the reply still completes once, and the next message is answered'),
+      async () => {
+        const fail = hook(run.failNextCalls, 'failNextCalls', 'no freeze after platform failures');
+        await fail(3);
+        await run.say('slow 2');
+        await run.say('after the outage');
+        const texts = await waitFor(async () => {
+          const t = await run.botTexts();
+          return t.some((x) => x.includes('after the outage')) ? t : undefined;
+        }, 30_000);
+        // FIFO: the slow turn ended before the next one was answered; its reply is there once, complete.
+        const slow = texts.filter((t) => t.includes('tick 1/2'));
+        expect(slow).toHaveLength(1);
+        expect(slow[0]).toContain('tick 2/2');
+      },
+    );
 
     maybe('rate budget respected')(`rate budget respected${skip('rate budget respected') ? ` — skipped: ${skip('rate budget respected')}` : ''}`, async () => {
       expect(platform.rateLimitViolations!()).toBe(0);

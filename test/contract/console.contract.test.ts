@@ -26,6 +26,8 @@ describeAdapterContract({
     'mention gating': 'the console is one direct conversation; group gating runs on platforms with groups (test/core/intake.test.ts, Telegram)',
     'dedupe on redelivery': 'a terminal never redelivers; redelivery of console input is exercised by test/e2e/kill-restart.test.ts (the same input re-fed to a restarted daemon)',
     'rate budget respected': 'a terminal has no rate budget',
+    'privilege in groups': 'the console is one direct conversation with its operator; group privilege runs on platforms with groups (test/core/privilege.test.ts, Telegram)',
+    'no freeze after platform failures': 'writing to a terminal does not fail; failed platform calls are exercised in test/core/freeze.test.ts and by every platform with a fake',
   },
   async open(): Promise<PlatformRun> {
     const input = new PassThrough();

@@ -10,10 +10,14 @@ let fake: FakeTelegram;
 const user = ann;
 const dm = annDm;
 const group = { id: -100777, type: 'supergroup' as const, title: 'Team' };
+/** In the group (listed in access.groups), neither a user nor an admin. */
+const member = { id: 3131, first_name: 'Mallory' };
 
 describeAdapterContract({
   name: 'telegram',
   user: `telegram:${user.id}`,
+  group: `telegram:${group.id}`,
+  member: `telegram:${member.id}`,
   skips: {},
   async setup() {
     fake = await startFakeTelegram();
@@ -44,6 +48,12 @@ describeAdapterContract({
       },
       async sayInGroup(text, mention) {
         fake.userMessage({ chat: group, from: user, text: mention ? `@${fake.bot.username} ${text}` : text });
+      },
+      async sayInGroupAsMember(text, mention) {
+        fake.userMessage({ chat: group, from: member, text: mention ? `@${fake.bot.username} ${text}` : text });
+      },
+      async failNextCalls(n) {
+        fake.failNext(['sendMessage', 'editMessageText'], { error_code: 502, description: 'Bad Gateway' }, n);
       },
       async ownMessage(text) {
         // Telegram never delivers a bot its own messages; if a platform did, the core must ignore them.

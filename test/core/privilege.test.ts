@@ -66,7 +66,7 @@ describe('privilege', () => {
 
   it('in a group only admins change the mode, also to a stricter one', async () => {
     const h = await harness();
-    expect(await say(h, g, u1, '/mode plan', /Only an admin|Mode set/)).toMatch(/Only an admin can set `plan` here: the mode here is shared/);
+    expect(await say(h, g, u1, '/mode plan', /Only an admin|Mode set/)).toMatch(/Only an admin can set `plan` here: the mode is shared by everyone in this chat\.$/);
     expect(await say(h, g, admin, '/mode acceptEdits', /Mode set|Only an admin/)).toBe('Mode set to `acceptEdits` for this conversation.');
   });
 

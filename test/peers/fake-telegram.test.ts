@@ -4,6 +4,7 @@ import { run } from '@grammyjs/runner';
 import { Api, Bot, GrammyError, HttpError, InputFile, webhookCallback } from 'grammy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeTelegramOptions, type FakeUser } from './fake-telegram.js';
+import { waitFor } from '../helpers/wait.js';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice', username: 'alice_w' };
 const dm: FakeChat = { id: 1001, type: 'private', first_name: 'Alice', username: 'alice_w' };
@@ -476,6 +477,29 @@ describe('files and faults', () => {
     const m = await tg.sendMessage(dm.id, 'ok now');
     for (let i = 0; i < 2; i++) expect((await apiError(tg.editMessageText(dm.id, m.message_id, 'e'))).error_code).toBe(502);
     expect((await tg.editMessageText(dm.id, m.message_id, 'e')) as { text?: string }).toMatchObject({ text: 'e' });
+  });
+
+  it('a fault may name several methods (the first matching call takes it), or hang a call without answering', async () => {
+    await start();
+    fake.addChat(dm);
+    const tg = api();
+    fake.failNext(['sendMessage', 'editMessageText'], { error_code: 502, description: 'Bad Gateway' }, 2);
+    expect((await apiError(tg.sendMessage(dm.id, 'a'))).error_code).toBe(502);
+    expect(await tg.getMe()).toMatchObject({ is_bot: true }); // other methods are not affected
+    expect((await apiError(tg.sendMessage(dm.id, 'b'))).error_code).toBe(502);
+    const m = await tg.sendMessage(dm.id, 'c');
+    await tg.editMessageText(dm.id, m.message_id, 'c2');
+
+    fake.failNext('sendMessage', { hang: true });
+    const ac = new AbortController();
+    const hung = tg.sendMessage(dm.id, 'never answered', undefined, ac.signal as never).then(
+      () => 'answered',
+      () => 'aborted',
+    );
+    await waitFor(() => fake.calls.at(-1)?.error === 'hang');
+    ac.abort();
+    expect(await hung).toBe('aborted');
+    expect(fake.botMessages(dm.id).map((b) => b.text)).toEqual(['c2']);
   });
 
   it('keeps commands per scope', async () => {

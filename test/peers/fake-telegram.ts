@@ -46,7 +46,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   };
   const limits = options.limits === false ? undefined : new RateLimits(options.limits ?? {}, clock);
   const calls: CallRecord[] = [];
-  const faults: Array<{ method: string; failure: FakeFailure }> = [];
+  const faults: Array<{ methods: string[]; failure: FakeFailure }> = [];
   let tooMany = 0;
   let callbackSeq = 0;
   let closing: Promise<void> | undefined;
@@ -91,12 +91,17 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     if (callToken !== token) return reply(res, record, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
 
     const key = method.toLowerCase();
-    const fault = faults.findIndex((f) => f.method === key);
+    const fault = faults.findIndex((f) => f.methods.includes(key));
     if (fault >= 0) {
       const { failure } = faults.splice(fault, 1)[0];
       if ('network' in failure) {
         record.error = 'network';
         req.socket.destroy();
+        return;
+      }
+      if ('hang' in failure) {
+        // Never answered: the socket stays open until the client gives up or the fake closes.
+        record.error = 'hang';
         return;
       }
       const e = new ApiError(failure.error_code, failure.description, failure.retry_after !== undefined ? { retry_after: failure.retry_after } : undefined);
@@ -218,7 +223,8 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     },
 
     failNext(method, failure, times = 1) {
-      for (let i = 0; i < times; i++) faults.push({ method: method.toLowerCase(), failure });
+      const methods = (Array.isArray(method) ? method : [method]).map((m) => m.toLowerCase());
+      for (let i = 0; i < times; i++) faults.push({ methods, failure });
     },
 
     messages: chatMessages,

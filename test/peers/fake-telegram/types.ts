@@ -86,8 +86,11 @@ export interface CallRecord {
   error?: string;
 }
 
-/** A failure for `failNext`: a Bot API error, or a dropped socket with no response at all. */
-export type FakeFailure = { error_code: number; description: string; retry_after?: number } | { network: true };
+/**
+ * A failure for `failNext`: a Bot API error, a dropped socket with no response at all, or a call that is
+ * never answered (the connection stays open: a platform that hangs).
+ */
+export type FakeFailure = { error_code: number; description: string; retry_after?: number } | { network: true } | { hang: true };
 
 export interface FakeTelegram {
   /** 'http://127.0.0.1:<port>' — pass to grammy as client.apiRoot */
@@ -114,8 +117,8 @@ export interface FakeTelegram {
   addChat(chat: FakeChat): void;
   /** Re-queues an already delivered update (simulates redelivery after an unconfirmed offset / restart). */
   redeliver(updateId: number): void;
-  /** Makes the next call(s) of a method fail: { error_code, description, retry_after? } (429 gives parameters.retry_after), or { network: true } (socket destroyed without a response). `times` default 1. */
-  failNext(method: string, failure: FakeFailure, times?: number): void;
+  /** Makes the next call(s) of a method (or of any of several: each failure is used by the first matching call) fail: { error_code, description, retry_after? } (429 gives parameters.retry_after), { network: true } (socket destroyed without a response) or { hang: true } (never answered). `times` default 1. */
+  failNext(method: string | string[], failure: FakeFailure, times?: number): void;
   /** Every call in order. */
   readonly calls: CallRecord[];
   /** Messages in a chat (optionally a topic), in order, including the bot's (and deleted ones, flagged). */
