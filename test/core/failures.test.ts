@@ -121,4 +121,17 @@ describe('platform faults are the platform\'s', () => {
     expect(suite.sim.received(loopId)).toEqual(['a picture']);
     expect(suite.sim.receivedImages(loopId)).toEqual([1]);
   });
+
+  it('a failure nobody understands is retried a few times, then the message is skipped with a notice and the conversation goes on', async () => {
+    const h = await harness();
+    h.adapter.files.set('pic', png);
+    h.adapter.failNext('fetchFile', new TypeError("Cannot read properties of undefined (reading 'id')"), 100);
+    await h.adapter.inject(message(conv, u1, 'poison', { files: [{ mimeType: 'image/png', ref: 'pic', size: 8 }] }));
+    await h.adapter.inject(message(conv, u1, 'after the poison'));
+    const notice = await waitFor(() => texts(h.adapter, 'u1').find((t) => /could not be handled/.test(t)), 'the skip notice');
+    expect(notice).toContain('skipped after 5 attempts');
+    await finalReply(h, 'u1', /Echo:\*\* after the poison/);
+    expect(h.adapter.calls.filter((c) => c.method === 'fetchFile')).toHaveLength(5);
+    expect(suite.sim.received((await loopOf(h.store, conv))!)).toEqual(['after the poison']);
+  });
 });
