@@ -7,7 +7,7 @@ import { startDaemon } from './daemon.js';
 import { runDemo } from './demo.js';
 import { createLogger } from './ops/logging.js';
 import { runSimCli } from './sim/cli.js';
-import { openLowdbStore } from './store/lowdb-store.js';
+import { openStore } from './store/open-store.js';
 
 const USAGE = `usage: loopbridge <command> [options]
 
@@ -70,7 +70,7 @@ async function pairing(argv: string[]): Promise<number> {
   const [sub, code] = argv;
   const { config } = loadConfig(requireConfigPath(argv, 'pairing'));
   // A short flush delay: this process only makes a change or two.
-  const store = await openLowdbStore({ path: config.store.path, flushDelayMs: 1 });
+  const store = await openStore(config.store, { flushDelayMs: 1 });
   try {
     if (sub === 'list') {
       const { pending, approved } = await listPairings(store);

@@ -11,7 +11,7 @@ import { Bridge } from './core/bridge.js';
 import { LoopClient } from './loop-api/client.js';
 import type { Logger } from './ops/logging.js';
 import { startOpsServer, type OpsServer } from './ops/ops-server.js';
-import { openLowdbStore } from './store/lowdb-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface DaemonOptions {
@@ -20,7 +20,7 @@ export interface DaemonOptions {
   console?: { input: Readable; output: Writable; markers?: boolean; session?: string; onInputEnd?: () => void; interactive?: boolean };
   /** Extra adapters (tests). */
   adapters?: ChatAdapter[];
-  /** A store to use instead of opening config.store.path (tests). */
+  /** A store to use instead of opening the one config.store names (tests). */
   store?: Store;
 }
 
@@ -37,7 +37,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   if (!config.loop.baseUrl) throw new Error('loop.baseUrl is not set');
   const store =
     options.store ??
-    (await openLowdbStore({ path: config.store.path, flushDelayMs: config.store.flushDelayMs, onWarning: (m) => log.warn({}, m) }));
+    (await openStore(config.store, { onWarning: (m) => log.warn({}, m) }));
   const client = new LoopClient({ baseUrl: config.loop.baseUrl, token: config.loop.token, timeoutMs: config.loop.timeoutMs, logger: log });
   const adapters: ChatAdapter[] = [...(options.adapters ?? [])];
   if (config.console && options.console) {
@@ -73,10 +73,12 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   await bridge.start();
   let ops: OpsServer | undefined;
   if (config.ops.httpPort !== null) {
-    ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => ({
-      backlog: await bridge.backlog(),
-      running: bridge.sessions.running.size,
-    }));
+    ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => {
+      const storeHealth = (await store.health?.()) ?? { ok: true };
+      // An unreachable store answers 503 (and skips the backlog, which would need the store).
+      if (!storeHealth.ok) return { ok: false, store: storeHealth };
+      return { store: storeHealth, backlog: await bridge.backlog(), running: bridge.sessions.running.size };
+    });
     log.info({ url: ops.url }, 'ops endpoints on /healthz and /metrics');
   }
   let stopped: Promise<void> | null = null;

@@ -17,8 +17,10 @@ function maskValue(value: unknown): unknown {
 
 function maskString(s: string): string {
   let out = s.replace(LOOP_TOKEN_ANYWHERE, 'la_…(masked)');
-  // Credentials in a URL's userinfo (`https://user:pass@host`) are secrets too.
+  // Credentials in a URL's userinfo (`https://user:pass@host`) are secrets too, and so is a
+  // `password=` query parameter (PostgreSQL URLs accept one).
   out = out.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i, '$1***@');
+  out = out.replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
   return out;
 }
 

@@ -45,12 +45,15 @@ export interface LoopConfig {
   timeoutMs: number;
 }
 
-/** `store:` — the embedded lowdb file. */
+/** `store:` — the embedded lowdb file, or PostgreSQL when `url` is set. */
 export interface StoreConfig {
-  /** JSON file path, relative to the working directory. Default `./data/loopbridge.json`. */
+  /** JSON file path, relative to the working directory. Default `./data/loopbridge.json`. Unused with `url`. */
   path: string;
-  /** Milliseconds to coalesce mutations before one atomic file write. Default 50. */
+  /** Milliseconds to coalesce mutations before one atomic file write. Default 50. Unused with `url`. */
   flushDelayMs: number;
+  /** PostgreSQL connection URL (`postgres://user:password@host:5432/db`); set ⇒ the state lives in
+   * PostgreSQL instead of the file. Default `null`. Holds a password: never log it unmasked. */
+  url: string | null;
 }
 
 /** `access:` — who may drive the loops. Ids are platform-qualified, e.g. `telegram:12345`. */
@@ -263,9 +266,26 @@ const loopSchema = z.strictObject({
   timeoutMs: positiveInt('milliseconds', 30000).default(30000),
 });
 
+// The value is never echoed: it may hold a password.
+function postgresUrl() {
+  const example = 'e.g. postgres://loopbridge:${PGPASSWORD}@db.example.com:5432/loopbridge';
+  return z.string({ error: `must be a PostgreSQL URL string — ${example}` }).refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a postgres:// or postgresql:// URL (percent-encode special characters in the password, or leave it out and set PGPASSWORD) — ${example}` },
+  );
+}
+
 const storeSchema = z.strictObject({
   path: nonEmpty('give a file path, e.g. ./data/loopbridge.json').default('./data/loopbridge.json'),
   flushDelayMs: positiveInt('milliseconds', 50).default(50),
+  url: postgresUrl().optional(),
 });
 
 const idList = (kind: 'user' | 'group') =>
