@@ -213,6 +213,19 @@ describe('PostgreSQL store: schema migrations', () => {
     expect(versions.rows).toEqual([{ n: 1 }]);
   });
 
+  it('without a schema option uses the first schema of the search_path the URL sets, creating it', async () => {
+    const schema = uniqueSchema('path');
+    schemas.push(schema);
+    const url = new URL(pgUrl());
+    url.searchParams.set('options', `-c search_path=${schema},public`);
+    const store = await openTestPgStore({ url: url.toString(), schema: undefined });
+    opened.push(store);
+    expect(store.schema).toBe(schema);
+    await store.set('k', 1);
+    const rows = await pgAdmin(`select key from ${pg.escapeIdentifier(schema)}.lb_entries`);
+    expect(rows.rows).toEqual([{ key: 'k' }]);
+  });
+
   it('refuses a schema newer than this build, saying what to do', async () => {
     const [a] = await replicas(1);
     await a.close();

@@ -76,6 +76,21 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 // The advisory lock's first key: "loopbridge migrate" in ASCII-ish, fixed forever; the second is the schema.
 const LOCK_CLASS = 0x6c62_6d67;
 
+/**
+ * The schema the connection works in when none is configured: the first of its search_path (set by
+ * the role, the database, or `?options=-c search_path=…` in the URL), normally `public`; created by
+ * `migrate` if it does not exist yet.
+ */
+export async function defaultSchema(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ current: string | null; first: string }>(
+    `select current_schema() as current, trim(both ' "' from split_part(current_setting('search_path'), ',', 1)) as first`,
+  );
+  const row = rows[0]!;
+  // The stock `"$user", public` means the user's schema if there is one, else public: what PostgreSQL picks.
+  if (!row.first || row.first === '$user') return row.current ?? 'public';
+  return row.first;
+}
+
 /** What `migrate` did. */
 export interface MigrationResult {
   /** Version before, 0 for a fresh schema. */

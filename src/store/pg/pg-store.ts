@@ -8,14 +8,17 @@ import type { SetOptions, Store, StoreHealth, StoreNotice, StoreOp, Unsubscribe 
 import { checkChannel, checkName, checkPayload, checkTtl, prepareBatch, toJson } from '../values.js';
 import { describeTarget, toStoreError } from './pg-errors.js';
 import { PgListener } from './pg-listener.js';
-import { LATEST_SCHEMA_VERSION, migrate, pgNames } from './pg-schema.js';
+import { defaultSchema, LATEST_SCHEMA_VERSION, migrate, pgNames } from './pg-schema.js';
 import { PgStatements, type Now, type Queryable } from './pg-statements.js';
 
 /** Options of `openPgStore`. */
 export interface PgStoreOptions {
   /** `postgres://user:password@host:port/database` (node-postgres connection string; `?sslmode=…` etc. allowed). */
   url: string;
-  /** PostgreSQL schema holding the tables; created if missing. Default `public`. */
+  /**
+   * PostgreSQL schema holding the tables; created if missing. Default: the connection's current schema
+   * (the first of its search_path, e.g. from `?options=-c search_path=loopbridge` in the URL), normally `public`.
+   */
   schema?: string;
   /** Most connections this store opens (plus one for notifications). Default 10. */
   poolSize?: number;
@@ -45,6 +48,8 @@ export interface PgStore extends Store {
   sweep(): Promise<number>;
   /** The schema version after the migration at open. */
   readonly schemaVersion: number;
+  /** The PostgreSQL schema holding the tables. */
+  readonly schema: string;
 }
 
 function defaultWarning(message: string): void {
@@ -61,6 +66,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 class PostgresStore implements PgStore {
   readonly schemaVersion = LATEST_SCHEMA_VERSION;
+  readonly schema: string;
   readonly #pool: pg.Pool;
   readonly #sql: PgStatements;
   readonly #listener: PgListener;
@@ -73,10 +79,11 @@ class PostgresStore implements PgStore {
   #sweeping = false;
   #closing: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool, listener: PgListener, options: PgStoreOptions, warn: (message: string) => void) {
+  constructor(pool: pg.Pool, listener: PgListener, options: PgStoreOptions & { schema: string }, warn: (message: string) => void) {
     this.#pool = pool;
     this.#listener = listener;
-    this.#sql = new PgStatements(pgNames(options.schema ?? 'public'));
+    this.schema = options.schema;
+    this.#sql = new PgStatements(pgNames(options.schema));
     this.#target = describeTarget(options.url);
     this.#now = options.now;
     this.#healthTimeoutMs = options.healthTimeoutMs ?? 2000;
@@ -290,8 +297,8 @@ class PostgresStore implements PgStore {
  */
 export async function openPgStore(options: PgStoreOptions): Promise<PgStore> {
   const warn = options.onWarning ?? defaultWarning;
-  const schema = options.schema ?? 'public';
-  checkName(schema, 'schema');
+  if (options.schema !== undefined) checkName(options.schema, 'schema');
+  let schema = options.schema;
   const target = describeTarget(options.url);
   const queryTimeoutMs = options.queryTimeoutMs ?? 15_000;
   const client: pg.ClientConfig = {
@@ -310,6 +317,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<PgStore> {
     const conn = await pool.connect();
     let failure: Error | undefined;
     try {
+      schema ??= await defaultSchema(conn);
       await migrate(conn, schema);
     } catch (error) {
       failure = error instanceof Error ? error : new Error(String(error));
@@ -323,5 +331,5 @@ export async function openPgStore(options: PgStoreOptions): Promise<PgStore> {
     throw toStoreError(error, 'open (connect and migrate)', target);
   }
   const listener = new PgListener({ client, onWarning: warn });
-  return new PostgresStore(pool, listener, options, warn);
+  return new PostgresStore(pool, listener, { ...options, schema: schema! }, warn);
 }
