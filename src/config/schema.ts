@@ -201,18 +201,22 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }
 
-function httpUrl(whatToDo: string) {
-  return z.string({ error: `must be a URL string — ${whatToDo}` }).refine(
+/** A URL string with one of `protocols` (e.g. `https:`); the messages never echo the value. */
+function urlOf(protocols: string[], notString: string, wrong: string) {
+  return z.string({ error: notString }).refine(
     (s) => {
       try {
-        const u = new URL(s);
-        return u.protocol === 'http:' || u.protocol === 'https:';
+        return protocols.includes(new URL(s).protocol);
       } catch {
         return false;
       }
     },
-    { error: `must be an http(s) URL — ${whatToDo}` },
+    { error: wrong },
   );
+}
+
+function httpUrl(whatToDo: string) {
+  return urlOf(['http:', 'https:'], `must be a URL string — ${whatToDo}`, `must be an http(s) URL — ${whatToDo}`);
 }
 
 // A missing key and a wrong type deserve different advice.
@@ -266,19 +270,13 @@ const loopSchema = z.strictObject({
   timeoutMs: positiveInt('milliseconds', 30000).default(30000),
 });
 
-// The value is never echoed: it may hold a password.
+// The value may hold a password; urlOf never echoes it.
 function postgresUrl() {
   const example = 'e.g. postgres://loopbridge:${PGPASSWORD}@db.example.com:5432/loopbridge';
-  return z.string({ error: `must be a PostgreSQL URL string — ${example}` }).refine(
-    (s) => {
-      try {
-        const u = new URL(s);
-        return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
-      } catch {
-        return false;
-      }
-    },
-    { error: `must be a postgres:// or postgresql:// URL (percent-encode special characters in the password, or leave it out and set PGPASSWORD) — ${example}` },
+  return urlOf(
+    ['postgres:', 'postgresql:'],
+    `must be a PostgreSQL URL string — ${example}`,
+    `must be a postgres:// or postgresql:// URL (percent-encode special characters in the password, or leave it out and set PGPASSWORD) — ${example}`,
   );
 }
 

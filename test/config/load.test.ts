@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, resolveConfig } from '../../src/config/load.js';
-import { LOOP_TOKEN, minimal, TG_TOKEN, tempFile } from './helpers.js';
-
-/** The issues resolveConfig throws for `raw` (fails the test if it does not throw). */
-function issuesOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: string; message: string }> {
-  try {
-    resolveConfig(raw, env);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { issuesOf, LOOP_TOKEN, minimal, TG_TOKEN, tempFile } from './helpers.js';
 
 const paths = (raw: unknown, env?: NodeJS.ProcessEnv) => issuesOf(raw, env).map((i) => i.path);
 

@@ -3,21 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { runCheckConfig } from '../../src/config/check-config.js';
-import { ConfigError, resolveConfig } from '../../src/config/load.js';
+import { resolveConfig } from '../../src/config/load.js';
 import { maskSecrets } from '../../src/config/mask.js';
-import { capture, minimal, tempFile } from './helpers.js';
+import { capture, issuesOf, minimal, tempFile } from './helpers.js';
 
 const PASSWORD = 'pa55-word-XYZ';
-
-function issues(raw: unknown, env: NodeJS.ProcessEnv = {}): ConfigError['issues'] {
-  try {
-    resolveConfig(raw, env);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('store.url', () => {
   it('is null by default (the file store), and resolves a postgres URL from the environment', () => {
@@ -32,7 +22,7 @@ describe('store.url', () => {
 
   it('refuses a URL of another kind, naming the key and never echoing the value', () => {
     for (const url of [`mysql://lb:${PASSWORD}@db/lb`, `lb:${PASSWORD}@db`, 42]) {
-      const found = issues(minimal({ store: { url } }));
+      const found = issuesOf(minimal({ store: { url } }));
       expect(found.map((i) => i.path)).toEqual(['store.url']);
       expect(found[0]!.message).toMatch(/postgres:\/\//);
       expect(JSON.stringify(found)).not.toContain(PASSWORD);
