@@ -92,14 +92,14 @@ export class Intake {
     const duplicate = () => metrics.inc('inbound_duplicates_total', { platform: conv.platform });
     if (await store.get(seenKey)) return duplicate();
     const claim = () => store.setIfAbsent(seenKey, 1, { ttlMs: SEEN_TTL_MS });
+    // Notices are not part of accepting the message: they must not hold up the platform's acknowledgement.
+    const notify = (text: string) => void sessions.notify(outlet, conv, text);
     /** Tells the sender something once (a concurrent delivery of the same message stays silent). */
     const noticeOnce = async (text: string) => {
       if (await claim()) notify(text);
       else duplicate();
       return store.flush();
     };
-    // Notices are not part of accepting the message: they must not hold up the platform's acknowledgement.
-    const notify = (text: string) => void sessions.notify(outlet, conv, text);
 
     const text = this.stripMention(msg.text, outlet.bot.username);
     const command = parseCommand(text);
@@ -179,7 +179,7 @@ export class Intake {
     // The dedupe mark, the conversation and the queued message commit together (one batch): a crash can
     // never keep the mark and lose the message, and of two concurrent deliveries exactly one is queued.
     const claimed = { op: 'setIfAbsent', key: seenKey, value: 1, ttlMs: SEEN_TTL_MS } as const;
-    if (!(await sessions.accept(item, await sessions.conversation(conv), claimed))) return duplicate();
+    if (!(await sessions.accept(item, claimed))) return duplicate();
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
     if (refusedNotice) notify(refusedNotice);

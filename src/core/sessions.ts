@@ -144,13 +144,15 @@ export class Sessions {
 
   /**
    * Durably accepts a message into its conversation's FIFO, in one batch with `guard` (its dedupe claim)
-   * and the conversation record: all commit together or none, so a crash can never keep the mark and
-   * lose the message. False if the guard failed (a concurrent delivery got there first). The caller flushes.
+   * and the conversation record if there is none yet: all commit together or none, so a crash can never
+   * keep the mark and lose the message. False if the guard failed (a concurrent delivery got there first).
+   * An existing record is left as it is (another worker may be saving a loop id into it). The caller flushes.
    */
-  async accept(item: QueuedMessage, conv: ConversationRecord, guard: StoreOp): Promise<boolean> {
+  async accept(item: QueuedMessage, guard: StoreOp): Promise<boolean> {
+    const fresh: ConversationRecord = { key: item.convKey, ref: item.conversation };
     const ok = await this.deps.store.batch([
       guard,
-      { op: 'set', key: keys.conv(conv.key), value: conv },
+      { op: 'insert', key: keys.conv(item.convKey), value: fresh },
       { op: 'enqueue', queue: keys.inbox(item.convKey), item },
     ]);
     if (ok) this.queued++;

@@ -220,7 +220,7 @@ export class EngineStore implements Store {
     for (const op of prepared) {
       if (op.op === 'setIfAbsent' && present(op.key)) return false;
       if (op.op === 'requireLock' && this.#live(this.#data.locks, op.name)?.v !== op.owner) return false;
-      if (op.op === 'set' || op.op === 'setIfAbsent') touched.set(op.key, true);
+      if (op.op === 'set' || op.op === 'setIfAbsent' || op.op === 'insert') touched.set(op.key, true);
       if (op.op === 'delete') touched.set(op.key, false);
     }
     // Synchronous from here on: no write can snapshot a half-applied batch.
@@ -231,6 +231,12 @@ export class EngineStore implements Store {
         case 'setIfAbsent':
           this.#put(op.key, JSON.parse(op.json), op.ttlMs);
           changed = true;
+          break;
+        case 'insert':
+          if (!this.#live(this.#data.entries, op.key)) {
+            this.#put(op.key, JSON.parse(op.json), op.ttlMs);
+            changed = true;
+          }
           break;
         case 'delete':
           if (hasOwn(this.#data.entries, op.key)) {

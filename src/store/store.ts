@@ -22,6 +22,8 @@ export type StoreOp =
   | { op: 'set'; key: string; value: unknown; ttlMs?: number }
   /** A guard that also writes: sets the key if it is absent (or expired), else fails the batch. */
   | { op: 'setIfAbsent'; key: string; value: unknown; ttlMs?: number }
+  /** Sets the key if it is absent (or expired); a live value is kept and the batch goes on. */
+  | { op: 'insert'; key: string; value: unknown; ttlMs?: number }
   | { op: 'delete'; key: string }
   | { op: 'enqueue'; queue: string; item: unknown }
   /** Removes the first item of `queue`, if any (the item is not returned). */

@@ -42,7 +42,7 @@ export function checkPayload(payload: string): void {
 
 /** A batch step with its value already copied in (JSON text) and its TTL checked. */
 export type PreparedOp =
-  | { op: 'set' | 'setIfAbsent'; key: string; json: string; ttlMs?: number }
+  | { op: 'set' | 'setIfAbsent' | 'insert'; key: string; json: string; ttlMs?: number }
   | { op: 'delete'; key: string }
   | { op: 'enqueue'; queue: string; json: string }
   | { op: 'dequeue'; queue: string }
@@ -57,6 +57,7 @@ export function prepareBatch(ops: readonly StoreOp[]): PreparedOp[] {
     switch (op?.op) {
       case 'set':
       case 'setIfAbsent':
+      case 'insert':
         checkTtl(op.ttlMs, `${at}.ttlMs`);
         return { op: op.op, key: op.key, json: toJson(op.value, `${at}.value`), ttlMs: op.ttlMs };
       case 'delete':

@@ -318,6 +318,26 @@ describe.each([
       expect(await store.get('k')).toBe(2);
     });
 
+    it('insert creates an absent (or expired) key and keeps a live one, without failing the batch', async () => {
+      await store.set('kept', 'old');
+      await store.set('expired', 'old', { ttlMs: 10 });
+      clock += 10;
+      const ops = [
+        { op: 'insert', key: 'kept', value: 'new' },
+        { op: 'insert', key: 'expired', value: 'new' },
+        { op: 'insert', key: 'absent', value: 'new', ttlMs: 100 },
+        { op: 'enqueue', queue: 'q', item: 1 },
+      ] as const;
+      expect(await store.batch(ops)).toBe(true);
+      expect([await store.get('kept'), await store.get('expired'), await store.get('absent')]).toEqual(['old', 'new', 'new']);
+      expect(await store.items('q')).toEqual([1]);
+      // A guard after it sees what it inserted.
+      expect(await store.batch([{ op: 'insert', key: 'fresh', value: 1 }, { op: 'setIfAbsent', key: 'fresh', value: 2 }])).toBe(false);
+      expect(await store.get('fresh')).toBeUndefined();
+      clock += 100;
+      expect(await store.get('absent')).toBeUndefined();
+    });
+
     it('requireLock commits only while the owner holds the lock', async () => {
       const write = (owner: string, n: number) => store.batch([{ op: 'requireLock', name: 'lease', owner }, { op: 'set', key: 'turn', value: n }]);
       expect(await write('a', 1)).toBe(false); // nobody holds it

@@ -165,6 +165,9 @@ export class PgStatements {
         return true;
       case 'setIfAbsent':
         return this.setIfAbsent(db, op.key, op.json, op.ttlMs, now);
+      case 'insert':
+        await this.setIfAbsent(db, op.key, op.json, op.ttlMs, now);
+        return true;
       case 'delete':
         await this.delete(db, op.key);
         return true;
