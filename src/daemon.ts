@@ -14,7 +14,7 @@ import { startOpsServer, type OpsServer } from './ops/ops-server.js';
 import { storeOperations } from './ops/operator.js';
 import { claimStore } from './ops/store-guard.js';
 import type { ControlServer } from './ops/control-server.js';
-import { openLowdbStore } from './store/lowdb-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface DaemonOptions {
@@ -23,7 +23,7 @@ export interface DaemonOptions {
   console?: { input: Readable; output: Writable; markers?: boolean; session?: string; onInputEnd?: () => void; interactive?: boolean };
   /** Extra adapters (tests). */
   adapters?: ChatAdapter[];
-  /** A store to use instead of opening config.store.path (tests). */
+  /** A store to use instead of opening the one config.store names (tests). */
   store?: Store;
 }
 
@@ -32,22 +32,21 @@ export interface Daemon {
   store: Store;
   client: LoopClient;
   ops?: OpsServer;
-  /** The control socket operator commands talk to. */
-  control: ControlServer;
+  /** The control socket operator commands talk to (absent on PostgreSQL, which the CLI writes directly). */
+  control?: ControlServer;
   stop(): Promise<void>;
 }
 
 export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
   const { log } = options;
   if (!config.loop.baseUrl) throw new Error('loop.baseUrl is not set');
-  // First claim the store (one daemon per store; a CLI editing it meanwhile finishes first), then open it.
-  const control = await claimStore(config.store.path, config.ops.controlSocket, log);
+  // A store file has one daemon: claim it first (a CLI editing it meanwhile finishes first), then open it.
+  // PostgreSQL is shared by design (replicas; operator commands write it directly): nothing to claim.
+  const control = config.store.url ? undefined : await claimStore(config.store.path, config.ops.controlSocket, log);
   // What is opened from here is released again, newest first, if starting fails half-way.
-  const opened: Array<() => Promise<unknown>> = [() => control.close()];
+  const opened: Array<() => Promise<unknown>> = control ? [() => control.close()] : [];
   try {
-    const store =
-      options.store ??
-      (await openLowdbStore({ path: config.store.path, flushDelayMs: config.store.flushDelayMs, onWarning: (m) => log.warn({}, m) }));
+    const store = options.store ?? (await openStore(config.store, { onWarning: (m) => log.warn({}, m) }));
     if (!options.store) opened.unshift(() => store.close());
     const client = new LoopClient({ baseUrl: config.loop.baseUrl, token: config.loop.token, timeoutMs: config.loop.timeoutMs, logger: log });
     opened.unshift(() => client.close());
@@ -84,7 +83,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     });
     opened.unshift(() => bridge.stop());
     await bridge.start();
-    control.serve({
+    control?.serve({
       async 'daemon.ping'() {
         return { pid: process.pid };
       },
@@ -92,11 +91,12 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     });
     let ops: OpsServer | undefined;
     if (config.ops.httpPort !== null) {
-      ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => ({
-        ...bridge.health(),
-        backlog: await bridge.backlog(),
-        running: bridge.sessions.running.size,
-      }));
+      ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => {
+        const storeHealth = (await store.health?.()) ?? { ok: true };
+        // An unreachable store answers 503 (and skips the backlog, which would need the store).
+        if (!storeHealth.ok) return { ...bridge.health(), ok: false, store: storeHealth };
+        return { ...bridge.health(), store: storeHealth, backlog: await bridge.backlog(), running: bridge.sessions.running.size };
+      });
       log.info({ url: ops.url }, 'ops endpoints on /healthz and /metrics');
     }
     let stopped: Promise<void> | null = null;
@@ -109,7 +109,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       stop() {
         stopped ??= (async () => {
           await bridge.stop();
-          await control.close();
+          await control?.close();
           await ops?.close();
           await client.close();
           if (!options.store) await store.close();

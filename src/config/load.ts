@@ -232,7 +232,7 @@ function toConfig(p: ParsedConfig): Config {
       permissionMode: p.loop.permissionMode,
       timeoutMs: p.loop.timeoutMs,
     },
-    store: { ...p.store },
+    store: { path: p.store.path, flushDelayMs: p.store.flushDelayMs, url: p.store.url ?? null },
     access: {
       dm: p.access.dm,
       // Admins are implicitly users; resolving it here means no reader can forget it.
@@ -317,6 +317,11 @@ function collectWarnings(c: Config, tree: unknown): string[] {
   }
   if (!c.telegram && !c.console) {
     w.push('(file): no chat adapter is configured, so there is nothing to bridge — add a telegram: or console: section');
+  }
+  if (c.store.url) {
+    for (const key of ['path', 'flushDelayMs']) {
+      if (isSet(tree, ['store', key])) w.push(`store.${key}: has no effect while store.url is set (the state lives in PostgreSQL) — remove it, or remove store.url to use the file`);
+    }
   }
   if (isSet(tree, ['ops', 'httpHost']) && c.ops.httpPort === null) {
     w.push('ops.httpHost: has no effect while ops.httpPort is not set — set ops.httpPort to serve /healthz and /metrics');

@@ -40,6 +40,7 @@ export function secretValues(config: Config | Record<string, unknown>): string[]
         const pass = userinfo[1].split(':')[1];
         if (pass) add(pass);
       }
+      for (const m of value.matchAll(/[?&](?:ssl)?password=([^&#\s]+)/gi)) add(decodeURIComponent(m[1]));
     } else if (Array.isArray(value)) {
       for (const v of value) visit(v, secretKey);
     } else if (value !== null && typeof value === 'object') {
@@ -63,8 +64,10 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
 
 function maskString(s: string, secrets: readonly string[]): string {
   let out = scrubSecrets(s, secrets).replace(LOOP_TOKEN_ANYWHERE, 'la_…(masked)');
-  // Credentials in a URL's userinfo (`https://user:pass@host`) are secrets too.
+  // Credentials in a URL's userinfo (`https://user:pass@host`) are secrets too, and so is a
+  // `password=` query parameter (PostgreSQL URLs accept one).
   out = out.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i, '$1***@');
+  out = out.replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
   return out;
 }
 

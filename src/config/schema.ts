@@ -45,12 +45,15 @@ export interface LoopConfig {
   timeoutMs: number;
 }
 
-/** `store:` — the embedded lowdb file. */
+/** `store:` — the embedded lowdb file, or PostgreSQL when `url` is set. */
 export interface StoreConfig {
-  /** JSON file path, relative to the working directory. Default `./data/loopbridge.json`. */
+  /** JSON file path, relative to the working directory. Default `./data/loopbridge.json`. Unused with `url`. */
   path: string;
-  /** Milliseconds to coalesce mutations before one atomic file write. Default 50. */
+  /** Milliseconds to coalesce mutations before one atomic file write. Default 50. Unused with `url`. */
   flushDelayMs: number;
+  /** PostgreSQL connection URL (`postgres://user:password@host:5432/db`); set ⇒ the state lives in
+   * PostgreSQL instead of the file. Default `null`. Holds a password: never log it unmasked. */
+  url: string | null;
 }
 
 /** `access:` — who may drive the loops. Ids are platform-qualified, e.g. `telegram:12345`. */
@@ -203,18 +206,22 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }
 
-function httpUrl(whatToDo: string) {
-  return z.string({ error: `must be a URL string — ${whatToDo}` }).refine(
+/** A URL string with one of `protocols` (e.g. `https:`); the messages never echo the value. */
+function urlOf(protocols: string[], notString: string, wrong: string) {
+  return z.string({ error: notString }).refine(
     (s) => {
       try {
-        const u = new URL(s);
-        return u.protocol === 'http:' || u.protocol === 'https:';
+        return protocols.includes(new URL(s).protocol);
       } catch {
         return false;
       }
     },
-    { error: `must be an http(s) URL — ${whatToDo}` },
+    { error: wrong },
   );
+}
+
+function httpUrl(whatToDo: string) {
+  return urlOf(['http:', 'https:'], `must be a URL string — ${whatToDo}`, `must be an http(s) URL — ${whatToDo}`);
 }
 
 // A missing key and a wrong type deserve different advice.
@@ -268,9 +275,20 @@ const loopSchema = z.strictObject({
   timeoutMs: positiveInt('milliseconds', 30000).default(30000),
 });
 
+// The value may hold a password; urlOf never echoes it.
+function postgresUrl() {
+  const example = 'e.g. postgres://loopbridge:${PGPASSWORD}@db.example.com:5432/loopbridge';
+  return urlOf(
+    ['postgres:', 'postgresql:'],
+    `must be a PostgreSQL URL string — ${example}`,
+    `must be a postgres:// or postgresql:// URL (percent-encode special characters in the password, or leave it out and set PGPASSWORD) — ${example}`,
+  );
+}
+
 const storeSchema = z.strictObject({
   path: nonEmpty('give a file path, e.g. ./data/loopbridge.json').default('./data/loopbridge.json'),
   flushDelayMs: positiveInt('milliseconds', 50).default(50),
+  url: postgresUrl().optional(),
 });
 
 const idList = (kind: 'user' | 'group') =>

@@ -29,8 +29,8 @@ export interface ChoiceDeps {
   log: { warn(obj: object, msg?: string): void };
 }
 
-/** What a typed message did to a pending choice. */
-export type TypedAnswerResult = 'answered' | 'not-a-choice-answer';
+/** What a typed message did to a pending choice (`duplicate`: its claim failed, nothing done). */
+export type TypedAnswerResult = 'answered' | 'not-a-choice-answer' | 'duplicate';
 
 export class ChoiceRegistry {
   /** Per-token serialisation: a double press must not answer twice. */
@@ -92,9 +92,10 @@ export class ChoiceRegistry {
 
   /**
    * A typed message while a choice is pending in the conversation: numbers/allow/deny in text-button mode,
-   * or a free-text answer to a question. Returns whether it was taken as an answer.
+   * or a free-text answer to a question. Returns whether it was taken as an answer. `claim` runs right
+   * before answering (the message's dedupe mark); if it returns false nothing is done.
    */
-  async typed(outlet: Outlet, convKey: string, sender: Sender, text: string): Promise<TypedAnswerResult> {
+  async typed(outlet: Outlet, convKey: string, sender: Sender, text: string, claim: () => Promise<boolean> = async () => true): Promise<TypedAnswerResult> {
     const token = await this.deps.store.get<string>(keys.pendingChoice(convKey));
     if (!token) return 'not-a-choice-answer';
     const rec = await this.deps.store.get<ChoiceRecord>(keys.choice(token));
@@ -117,6 +118,7 @@ export class ChoiceRegistry {
       }
       if (action === null) action = `text:${t}`;
     }
+    if (!(await claim())) return 'duplicate';
     await this.serial(token, async () => {
       const fresh = await this.deps.store.get<ChoiceRecord>(keys.choice(token));
       if (!fresh) return;

@@ -89,13 +89,20 @@ export class Intake {
     metrics.inc('inbound_messages_total', { platform: conv.platform });
 
     // Durable dedupe: a platform redelivery (retry, offset replay, sync replay) is dropped here. The mark is
-    // claimed only when we act on the message, right before acting (see `claim`).
+    // claimed only when we act on the message, right before acting (see `claim`); a message for the loop
+    // claims it in the same batch that queues it.
     const seenKey = keys.seen(conv.platform, conv.chatId, msg.messageId);
     const duplicate = () => metrics.inc('inbound_duplicates_total', { platform: conv.platform });
     if (await store.get(seenKey)) return duplicate();
     const claim = () => store.setIfAbsent(seenKey, 1, { ttlMs: SEEN_TTL_MS });
     // Notices are not part of accepting the message: they must not hold up the platform's acknowledgement.
     const notify = (text: string) => void sessions.notify(outlet, conv, text);
+    /** Tells the sender something once (a concurrent delivery of the same message stays silent). */
+    const noticeOnce = async (text: string) => {
+      if (await claim()) notify(text);
+      else duplicate();
+      return store.flush();
+    };
 
     const text = this.stripMention(msg.text, outlet.bot.username);
     const command = parseCommand(text);
@@ -124,11 +131,10 @@ export class Intake {
       }
     }
 
-    if (!(await claim())) return duplicate(); // a concurrent delivery of the same message got here first
-
     // Known commands act at once. An unknown `/cmd@thisbot` is answered too; a plain unknown `/cmd` goes to the
     // loop as text, since agents have slash commands of their own.
     if (command && (isKnownCommand(command.name) || command.target)) {
+      if (!(await claim())) return duplicate(); // a concurrent delivery of the same message got here first
       await store.flush();
       await runCommand(command, {
         outlet,
@@ -143,25 +149,24 @@ export class Intake {
     }
 
     // A pending choice in this conversation takes typed answers (numbers, allow/deny, free text).
-    if (text && (await this.deps.choices.typed(outlet, convKey, msg.sender, text)) === 'answered') return store.flush();
+    if (text) {
+      const typed = await this.deps.choices.typed(outlet, convKey, msg.sender, text, claim);
+      if (typed === 'duplicate') return duplicate();
+      if (typed === 'answered') return store.flush();
+    }
 
     const { files, refused } = acceptFiles(msg.files);
     const refusedNotice = refused.length
       ? `⚠️ Not sent to the loop: ${refused.join('; ')}. Only images (png, jpeg, gif, webp; up to 10 MB; at most 5 per message) are supported so far.`
       : undefined;
-    if (!text && files.length === 0) {
-      notify(refusedNotice ?? 'That message was empty, so nothing was sent to the loop.');
-      return store.flush();
-    }
+    if (!text && files.length === 0) return noticeOnce(refusedNotice ?? 'That message was empty, so nothing was sent to the loop.');
     if (text.length > routing.maxMessageChars) {
-      notify(`⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
-      return store.flush();
+      return noticeOnce(`⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
     }
     // The running turn's message stays at the head of the inbox until it ends; it is not "waiting".
     const waiting = (await sessions.queueLength(convKey)) - (sessions.running.has(convKey) ? 1 : 0);
     if (waiting >= routing.maxQueuedPerLoop) {
-      notify(`⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
-      return store.flush();
+      return noticeOnce(`⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
     }
 
     const item: QueuedMessage = {
@@ -174,10 +179,10 @@ export class Intake {
       messageId: msg.messageId,
       acceptedAt: Date.now(),
     };
-    // No platform call between the claim above and here: the dedupe mark and the queued message reach the
-    // file in the same write, so a crash can never keep the mark and lose the message.
-    await sessions.saveConversation(await sessions.conversation(conv));
-    await sessions.enqueue(item);
+    // The dedupe mark, the conversation and the queued message commit together (one batch): a crash can
+    // never keep the mark and lose the message, and of two concurrent deliveries exactly one is queued.
+    const claimed = { op: 'setIfAbsent', key: seenKey, value: 1, ttlMs: SEEN_TTL_MS } as const;
+    if (!(await sessions.accept(item, claimed))) return duplicate();
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
     if (refusedNotice) notify(refusedNotice);

@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import type { LoopClient } from '../loop-api/client.js';
 import { LoopApiError } from '../loop-api/errors.js';
 import type { PermissionMode } from '../loop-api/types.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoreOp } from '../store/store.js';
 import type { ConversationRef } from './adapter-types.js';
 import { conversationKey } from './adapter-types.js';
 import { classifyTurnFailure, type TurnFailure } from './failure-kind.js';
@@ -215,10 +215,21 @@ export class Sessions {
     }
   }
 
-  /** Durably accepts a message into its conversation's FIFO (the caller flushes). */
-  async enqueue(item: QueuedMessage): Promise<void> {
-    await this.deps.store.enqueue(keys.inbox(item.convKey), item);
-    this.queued++;
+  /**
+   * Durably accepts a message into its conversation's FIFO, in one batch with `guard` (its dedupe claim)
+   * and the conversation record if there is none yet: all commit together or none, so a crash can never
+   * keep the mark and lose the message. False if the guard failed (a concurrent delivery got there first).
+   * An existing record is left as it is (another worker may be saving a loop id into it). The caller flushes.
+   */
+  async accept(item: QueuedMessage, guard: StoreOp): Promise<boolean> {
+    const fresh: ConversationRecord = { key: item.convKey, ref: item.conversation };
+    const ok = await this.deps.store.batch([
+      guard,
+      { op: 'insert', key: keys.conv(item.convKey), value: fresh },
+      { op: 'enqueue', queue: keys.inbox(item.convKey), item },
+    ]);
+    if (ok) this.queued++;
+    return ok;
   }
 
   private async dequeue(convKey: string): Promise<void> {

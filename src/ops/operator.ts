@@ -4,7 +4,7 @@
 
 import type { Config } from '../config/index.js';
 import type { PairingRecord } from '../core/state.js';
-import { openLowdbStore } from '../store/lowdb-store.js';
+import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { callControl, daemonListening } from './control-client.js';
 import { ControlError, runOperation, type Operations } from './control-protocol.js';
@@ -28,6 +28,15 @@ export type OperatedVia = 'daemon' | 'store';
  * Waits up to `waitMs` (default 15 s) for a daemon that is still starting. Throws ControlError.
  */
 export async function operate(config: Config, op: string, args: Record<string, unknown>, waitMs = 15_000): Promise<{ result: unknown; via: OperatedVia }> {
+  if (config.store.url) {
+    // PostgreSQL is shared: every replica reads it, so a change written there takes effect at once.
+    const store = await openStore(config.store);
+    try {
+      return { result: await runOperation(storeOperations(config, store), op, args), via: 'store' };
+    } finally {
+      await store.close();
+    }
+  }
   const socket = config.ops.controlSocket;
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -44,7 +53,7 @@ export async function operate(config: Config, op: string, args: Record<string, u
     const direct = await withStoreLock(config.store.path, async () => {
       // A daemon may have claimed the store between our first look and the lock: then it must do it.
       if (await daemonListening(socket)) return undefined;
-      const store = await openLowdbStore({ path: config.store.path, flushDelayMs: 1 });
+      const store = await openStore(config.store, { flushDelayMs: 1 });
       try {
         return { result: await runOperation(storeOperations(config, store), op, args) };
       } finally {

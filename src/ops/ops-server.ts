@@ -1,4 +1,5 @@
-// Optional HTTP endpoints for operators: /healthz (liveness + backlog) and /metrics (Prometheus text).
+// Optional HTTP endpoints for operators: /healthz (liveness + backlog; 503 when the health body says
+// `ok: false`) and /metrics (Prometheus text).
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +21,7 @@ export async function startOpsServer(
     if (req.method === 'GET' && path === '/healthz') {
       health().then(
         (body) => {
-          res.writeHead(200, { 'content-type': 'application/json' });
+          res.writeHead(body.ok === false ? 503 : 200, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ ok: true, ...body }));
         },
         (err) => {

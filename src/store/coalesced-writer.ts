@@ -38,6 +38,8 @@ export class CoalescedWriter {
   #waiters: Waiter[] = [];
   #writes = 0;
   #closed = false;
+  /** The error of the last write, cleared by the next write that succeeds. */
+  #failing: unknown;
 
   constructor(options: CoalescedWriterOptions) {
     this.#options = options;
@@ -51,6 +53,14 @@ export class CoalescedWriter {
   /** True while some mark is not yet durable. */
   get dirty(): boolean {
     return this.#marked > this.#durable;
+  }
+
+  /** Why the last write failed, while writes are failing (e.g. `write failed (ENOSPC)`); else undefined. */
+  problem(): string | undefined {
+    if (this.#failing === undefined) return undefined;
+    const error = this.#failing;
+    const code = error instanceof Error && 'code' in error ? ` (${String(error.code)})` : '';
+    return `write failed${code}; retrying`;
   }
 
   /** Records a mutation; schedules a write within `delayMs` unless one is already due. */
@@ -118,6 +128,7 @@ export class CoalescedWriter {
     this.#writing = false;
     const covered = this.#waiters.filter((w) => w.target <= generation);
     this.#waiters = this.#waiters.filter((w) => w.target > generation);
+    this.#failing = error;
     if (error === undefined) {
       this.#writes++;
       this.#durable = Math.max(this.#durable, generation);

@@ -2,8 +2,11 @@
 // locks, FIFO queues, deep copies) live here once. Persistence is a plug-in that is told "dirty" after
 // every mutation and asked to flush/close; the memory store plugs in nothing.
 
-import type { SetOptions, Store } from './store.js';
+import { StoreClosedError } from './errors.js';
+import { LocalNotices } from './local-notices.js';
+import type { SetOptions, Store, StoreHealth, StoreNotice, StoreOp, Unsubscribe } from './store.js';
 import { emptyStoreData, type StoreData, type StoreEntry } from './store-data.js';
+import { checkChannel, checkPayload, checkTtl, copyIn, copyOut, prepareBatch } from './values.js';
 
 /** What the engine needs from a persistence layer. */
 export interface Persistence {
@@ -13,6 +16,8 @@ export interface Persistence {
   flush(): Promise<void>;
   /** Flushes and releases resources. Called once, by `close()`. */
   close(): Promise<void>;
+  /** Why mutations are not becoming durable now (e.g. failing writes), or undefined. */
+  problem?(): string | undefined;
 }
 
 /** Options of the engine. */
@@ -23,39 +28,13 @@ export interface EngineStoreOptions {
   sweepIntervalMs?: number;
   /** Where mutations go to become durable. Default: nowhere (memory only). */
   persistence?: Persistence;
+  /** What `health()` reports as the kind. Default `memory`. */
+  kind?: StoreHealth['kind'];
 }
 
-/** Thrown by every call on a store after `close()` began. */
-export class StoreClosedError extends Error {
-  constructor() {
-    super('store is closed: no calls are allowed after close()');
-    this.name = 'StoreClosedError';
-  }
-}
+export { StoreClosedError };
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
-
-/**
- * Copies a caller's value into the store. A JSON round trip, not structuredClone, so the memory store
- * holds exactly what the file store would read back after a restart (a Date becomes its ISO string).
- */
-function copyIn(value: unknown, what: string): unknown {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError(`${what} must be a JSON value, got ${typeof value}`);
-  return JSON.parse(json) as unknown;
-}
-
-/** Stored values are plain JSON already, so structuredClone is an exact and fast copy out. */
-function copyOut<T>(value: unknown): T {
-  return structuredClone(value) as T;
-}
-
-function checkTtl(ttlMs: number | undefined, what: string): void {
-  if (ttlMs === undefined) return;
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
-    throw new RangeError(`${what} must be a finite number of ms >= 0, got ${String(ttlMs)}`);
-  }
-}
 
 /** Null-prototype map, so a key such as "__proto__" is an ordinary key. */
 function dict<V>(source?: Record<string, V>): Record<string, V> {
@@ -84,12 +63,15 @@ export class EngineStore implements Store {
   readonly #now: () => number;
   readonly #persistence: Persistence | undefined;
   readonly #sweepTimer: NodeJS.Timeout | undefined;
+  readonly #notices = new LocalNotices();
+  readonly #kind: StoreHealth['kind'];
   #closing: Promise<void> | undefined;
 
   constructor(data: StoreData = emptyStoreData(), options: EngineStoreOptions = {}) {
     this.#data = normalizeStoreData(data);
     this.#now = options.now ?? Date.now;
     this.#persistence = options.persistence;
+    this.#kind = options.kind ?? 'memory';
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     if (interval > 0) {
       this.#sweepTimer = setInterval(() => this.sweep(), interval);
@@ -125,7 +107,7 @@ export class EngineStore implements Store {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     this.#open();
     checkTtl(options.ttlMs, 'ttlMs');
-    this.#data.entries[key] = this.#entry(copyIn(value, 'value'), options.ttlMs);
+    this.#put(key, copyIn(value, 'value'), options.ttlMs);
     this.#changed();
   }
 
@@ -134,7 +116,7 @@ export class EngineStore implements Store {
     checkTtl(options.ttlMs, 'ttlMs');
     const copy = copyIn(value, 'value');
     if (this.#live(this.#data.entries, key)) return false;
-    this.#data.entries[key] = this.#entry(copy, options.ttlMs);
+    this.#put(key, copy, options.ttlMs);
     this.#changed();
     return true;
   }
@@ -159,11 +141,28 @@ export class EngineStore implements Store {
 
   async enqueue(queue: string, item: unknown): Promise<void> {
     this.#open();
-    const copy = copyIn(item, 'queue item');
-    const existing = hasOwn(this.#data.queues, queue) ? this.#data.queues[queue] : undefined;
-    if (existing) existing.push(copy);
-    else this.#data.queues[queue] = [copy];
+    this.#push(queue, copyIn(item, 'queue item'));
     this.#changed();
+  }
+
+  #put(key: string, value: unknown, ttlMs: number | undefined): void {
+    this.#data.entries[key] = this.#entry(value, ttlMs);
+  }
+
+  #push(queue: string, item: unknown): void {
+    const existing = hasOwn(this.#data.queues, queue) ? this.#data.queues[queue] : undefined;
+    if (existing) existing.push(item);
+    else this.#data.queues[queue] = [item];
+  }
+
+  /** Removes the first item; `{}` when the queue is empty (an item may itself be falsy). */
+  #shift(queue: string): { item?: unknown } {
+    const items = hasOwn(this.#data.queues, queue) ? this.#data.queues[queue] : undefined;
+    if (!items || items.length === 0) return {};
+    const item = items.shift();
+    // Empty queues are dropped so `queues(prefix)` and the file only hold live ones.
+    if (items.length === 0) delete this.#data.queues[queue];
+    return { item };
   }
 
   async peek<T = unknown>(queue: string): Promise<T | undefined> {
@@ -174,13 +173,10 @@ export class EngineStore implements Store {
 
   async dequeue<T = unknown>(queue: string): Promise<T | undefined> {
     this.#open();
-    const items = hasOwn(this.#data.queues, queue) ? this.#data.queues[queue] : undefined;
-    if (!items || items.length === 0) return undefined;
-    const first = items.shift();
-    // Empty queues are dropped so `queues(prefix)` and the file only hold live ones.
-    if (items.length === 0) delete this.#data.queues[queue];
+    const shifted = this.#shift(queue);
+    if (!('item' in shifted)) return undefined;
     this.#changed();
-    return first as T;
+    return shifted.item as T;
   }
 
   async items<T = unknown>(queue: string): Promise<T[]> {
@@ -215,6 +211,76 @@ export class EngineStore implements Store {
     this.#changed();
   }
 
+  async batch(ops: readonly StoreOp[]): Promise<boolean> {
+    this.#open();
+    const prepared = prepareBatch(ops);
+    // Guards see what earlier steps of the batch wrote (as in a transaction): track keys touched.
+    const touched = new Map<string, boolean>();
+    const present = (key: string) => touched.get(key) ?? this.#live(this.#data.entries, key) !== undefined;
+    for (const op of prepared) {
+      if (op.op === 'setIfAbsent' && present(op.key)) return false;
+      if (op.op === 'requireLock' && this.#live(this.#data.locks, op.name)?.v !== op.owner) return false;
+      if (op.op === 'set' || op.op === 'setIfAbsent' || op.op === 'insert') touched.set(op.key, true);
+      if (op.op === 'delete') touched.set(op.key, false);
+    }
+    // Synchronous from here on: no write can snapshot a half-applied batch.
+    let changed = false;
+    for (const op of prepared) {
+      switch (op.op) {
+        case 'set':
+        case 'setIfAbsent':
+          this.#put(op.key, JSON.parse(op.json), op.ttlMs);
+          changed = true;
+          break;
+        case 'insert':
+          if (!this.#live(this.#data.entries, op.key)) {
+            this.#put(op.key, JSON.parse(op.json), op.ttlMs);
+            changed = true;
+          }
+          break;
+        case 'delete':
+          if (hasOwn(this.#data.entries, op.key)) {
+            delete this.#data.entries[op.key];
+            changed = true;
+          }
+          break;
+        case 'enqueue':
+          this.#push(op.queue, JSON.parse(op.json));
+          changed = true;
+          break;
+        case 'dequeue':
+          if ('item' in this.#shift(op.queue)) changed = true;
+          break;
+        case 'requireLock':
+          break;
+        case 'notify':
+          this.#notices.publish(op.channel, op.payload);
+          break;
+      }
+    }
+    if (changed) this.#changed();
+    return true;
+  }
+
+  async notify(channel: string, payload = ''): Promise<void> {
+    this.#open();
+    checkChannel(channel);
+    checkPayload(payload);
+    this.#notices.publish(channel, payload);
+  }
+
+  async subscribe(channel: string, listener: (notice: StoreNotice) => void): Promise<Unsubscribe> {
+    this.#open();
+    checkChannel(channel);
+    return this.#notices.subscribe(channel, listener);
+  }
+
+  async health(): Promise<StoreHealth> {
+    if (this.#closing) return { ok: false, kind: this.#kind, problem: 'store is closed' };
+    const problem = this.#persistence?.problem?.();
+    return problem ? { ok: false, kind: this.#kind, problem } : { ok: true, kind: this.#kind };
+  }
+
   async flush(): Promise<void> {
     this.#open();
     await this.#persistence?.flush();
@@ -224,6 +290,7 @@ export class EngineStore implements Store {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+      this.#notices.clear();
       await this.#persistence?.close();
     })();
     return this.#closing;

@@ -69,6 +69,7 @@ export async function openLowdbStore(options: LowdbStoreOptions): Promise<LowdbS
     now: options.now,
     sweepIntervalMs: options.sweepIntervalMs,
     persistence: writer,
+    kind: 'lowdb',
   });
   return Object.assign(engine, { stats: (): LowdbStoreStats => ({ writes: writer.writes }) });
 }

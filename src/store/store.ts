@@ -1,12 +1,60 @@
 // The durable state seam. Small on purpose: a key/value map with TTL, set-if-absent, a lock and
-// per-key FIFO queues, so that a distributed implementation (Redis) can follow the lowdb one.
-// Values are plain JSON. Every mutation is visible to reads at once; `flush()` is the durability
-// barrier: it resolves once everything mutated before the call is on disk.
+// per-key FIFO queues, plus an atomic batch of writes, so that the embedded stores (memory, lowdb)
+// and PostgreSQL implement it with the same semantics (test/store/store-semantics.test.ts runs
+// against all three). Values are plain JSON. Every mutation is visible to reads at once; `flush()` is
+// the durability barrier: it resolves once everything mutated before the call is on disk (lowdb) or
+// committed (PostgreSQL).
+//
+// Names (keys, queues, locks, channels) are strings without U+0000: PostgreSQL text cannot hold it.
 
+/** Options of a write. */
 export interface SetOptions {
   /** Time to live in milliseconds; absent = forever. */
   ttlMs?: number;
 }
+
+/**
+ * One step of an atomic `batch`. Writes (`set`, `delete`, `enqueue`, `dequeue`) are applied in order;
+ * guards (`setIfAbsent`, `requireLock`) are checked in order against the state the earlier steps left,
+ * and when one fails nothing of the batch is applied. `notify` is delivered only if the batch commits.
+ */
+export type StoreOp =
+  | { op: 'set'; key: string; value: unknown; ttlMs?: number }
+  /** A guard that also writes: sets the key if it is absent (or expired), else fails the batch. */
+  | { op: 'setIfAbsent'; key: string; value: unknown; ttlMs?: number }
+  /** Sets the key if it is absent (or expired); a live value is kept and the batch goes on. */
+  | { op: 'insert'; key: string; value: unknown; ttlMs?: number }
+  | { op: 'delete'; key: string }
+  | { op: 'enqueue'; queue: string; item: unknown }
+  /** Removes the first item of `queue`, if any (the item is not returned). */
+  | { op: 'dequeue'; queue: string }
+  /** A guard: the batch commits only while `owner` holds lock `name` (fencing for leases). */
+  | { op: 'requireLock'; name: string; owner: string }
+  /** Tells subscribers of `channel` after the batch committed; see `Store.notify`. */
+  | { op: 'notify'; channel: string; payload?: string };
+
+/** What a subscriber hears on a channel. */
+export type StoreNotice =
+  /** A `notify` on the channel (by this process or, with PostgreSQL, any replica). */
+  | { kind: 'message'; payload: string }
+  /** Notices may have been missed (the connection was lost and is back): re-read what you watch. */
+  | { kind: 'resync' };
+
+/** Stops a subscription; resolves once no more notices are delivered to it. */
+export type Unsubscribe = () => Promise<void>;
+
+/** Whether the store can serve calls now (for `/healthz`). */
+export interface StoreHealth {
+  /** True when reads and writes work. */
+  ok: boolean;
+  /** Which implementation: `memory`, `lowdb` or `postgres`. */
+  kind: 'memory' | 'lowdb' | 'postgres';
+  /** What is wrong (never a secret or a stored value); absent when ok. */
+  problem?: string;
+}
+
+/** Longest `notify` payload, bytes of UTF-8 (PostgreSQL's limit is 8000). */
+export const MAX_NOTIFY_PAYLOAD_BYTES = 7999;
 
 export interface Store {
   get<T = unknown>(key: string): Promise<T | undefined>;
@@ -21,7 +69,10 @@ export interface Store {
   enqueue(queue: string, item: unknown): Promise<void>;
   /** The first item without removing it. */
   peek<T = unknown>(queue: string): Promise<T | undefined>;
-  /** Removes and returns the first item. */
+  /**
+   * Removes and returns the first item. Concurrent dequeues (other replicas) never return the same
+   * item; each item is removed exactly once.
+   */
   dequeue<T = unknown>(queue: string): Promise<T | undefined>;
   /** All items, first first. */
   items<T = unknown>(queue: string): Promise<T[]>;
@@ -30,12 +81,35 @@ export interface Store {
 
   /**
    * Takes a lock for `owner` for `ttlMs`. True if taken (or already held by `owner`, which renews it).
+   * Exclusive across every process sharing the store; PostgreSQL times it by the database's clock.
    */
   acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock if `owner` holds it; otherwise does nothing. */
   releaseLock(name: string, owner: string): Promise<void>;
+
+  /**
+   * Applies `ops` all together or not at all (see `StoreOp`): true if applied, false if a guard
+   * failed. Invalid input (a non-JSON value, a bad TTL) throws before anything is applied. Like any
+   * mutation it is visible at once and durable after `flush()` (PostgreSQL: committed on return).
+   */
+  batch(ops: readonly StoreOp[]): Promise<boolean>;
 
   /** Resolves once every mutation made before this call is durable. */
   flush(): Promise<void>;
-  /** Flushes and releases the file. */
+  /** Flushes and releases the file or connections; every later call throws `StoreClosedError`. */
   close(): Promise<void>;
+
+  /**
+   * Tells the subscribers of `channel` (payload at most `MAX_NOTIFY_PAYLOAD_BYTES`, default `''`).
+   * Delivery is best-effort and asynchronous: a subscriber may get a `resync` instead. Memory and
+   * lowdb deliver within this process; PostgreSQL to every replica (LISTEN/NOTIFY). Optional.
+   */
+  notify?(channel: string, payload?: string): Promise<void>;
+  /**
+   * Calls `listener` for each notice on `channel` until unsubscribed. Resolves once listening, so a
+   * `notify` made after it resolves is heard. Optional.
+   */
+  subscribe?(channel: string, listener: (notice: StoreNotice) => void): Promise<Unsubscribe>;
+  /** Whether the store works now; never throws. Optional. */
+  health?(): Promise<StoreHealth>;
 }

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { expect } from 'vitest';
+import { ConfigError, resolveConfig } from '../../src/config/load.js';
 
 /** A syntactically valid Loop token (never a real one). */
 export const LOOP_TOKEN = 'la_' + '0123456789abcdef'.repeat(3);
@@ -62,4 +64,15 @@ export function uncommentTelegram(text: string, opts: { webhook?: boolean } = {}
       return out;
     })
     .join('\n');
+}
+
+/** The issues resolveConfig throws for `raw` (fails the test if it does not throw). */
+export function issuesOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: string; message: string }> {
+  try {
+    resolveConfig(raw, env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
 }

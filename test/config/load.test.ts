@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, resolveConfig } from '../../src/config/load.js';
-import { LOOP_TOKEN, minimal, TG_TOKEN, tempFile } from './helpers.js';
-
-/** The issues resolveConfig throws for `raw` (fails the test if it does not throw). */
-function issuesOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: string; message: string }> {
-  try {
-    resolveConfig(raw, env);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { issuesOf, LOOP_TOKEN, minimal, TG_TOKEN, tempFile } from './helpers.js';
 
 const paths = (raw: unknown, env?: NodeJS.ProcessEnv) => issuesOf(raw, env).map((i) => i.path);
 
@@ -21,7 +10,7 @@ describe('resolveConfig: defaults', () => {
     expect(warnings).toEqual([]);
     expect(config).toEqual({
       loop: { baseUrl: 'https://loops.example.com', token: LOOP_TOKEN, permissionMode: 'default', timeoutMs: 30000 },
-      store: { path: './data/loopbridge.json', flushDelayMs: 50 },
+      store: { path: './data/loopbridge.json', flushDelayMs: 50, url: null },
       access: { dm: 'allowlist', users: ['telegram:1'], admins: [], groups: [], pairingCodeTtlMs: 3600000 },
       routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 20, maxMessageChars: 100000 },
       replies: { editIntervalMs: { direct: 1000, group: 3000 }, showTools: true, showUsage: false },

@@ -190,6 +190,7 @@ describe('openLowdbStore', () => {
     await store.set('k', 'v');
     await expect(store.flush()).rejects.toThrow();
     expect(warnings.some((m) => m.includes('write failed'))).toBe(true);
+    expect(await store.health!()).toEqual({ ok: false, kind: 'lowdb', problem: 'write failed (EISDIR); retrying' });
     await rmdir(blocker);
     await until(async () => {
       try {
@@ -199,5 +200,6 @@ describe('openLowdbStore', () => {
       }
     }, 'the retried write');
     await store.flush();
+    expect(await store.health!()).toEqual({ ok: true, kind: 'lowdb' });
   });
 });

@@ -1,10 +1,12 @@
-// The Store contract, run against both implementations so they cannot drift apart.
+// The Store contract, run against every implementation so they cannot drift apart.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryStore, openLowdbStore, StoreClosedError, type Store } from '../../src/store/index.js';
+import { createMemoryStore, MAX_NOTIFY_PAYLOAD_BYTES, openLowdbStore, StoreClosedError, type Store, type StoreNotice } from '../../src/store/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { dropSchema, openTestPgStore, uniqueSchema } from '../helpers/pg.js';
 
 interface Harness {
   open(now: () => number): Promise<Store>;
@@ -28,9 +30,18 @@ function lowdbHarness(): Harness {
   };
 }
 
+function postgresHarness(): Harness {
+  const schema = uniqueSchema('sem');
+  return {
+    open: (now) => openTestPgStore({ schema, now }),
+    cleanup: () => dropSchema(schema),
+  };
+}
+
 describe.each([
   ['memory', memoryHarness],
   ['lowdb', lowdbHarness],
+  ['postgres', postgresHarness],
 ])('Store semantics (%s)', (_name, makeHarness) => {
   let harness: Harness;
   let store: Store;
@@ -244,6 +255,167 @@ describe.each([
       await store.acquireLock('k', 'a', 1000);
       expect(await store.list('')).toEqual([]);
       expect(await store.get('k')).toBeUndefined();
+    });
+  });
+
+  describe('batch', () => {
+    it('applies every step, in order', async () => {
+      await store.set('old', 1);
+      await store.enqueue('q', 'first');
+      expect(
+        await store.batch([
+          { op: 'set', key: 'a', value: { n: 1 } },
+          { op: 'set', key: 'a', value: { n: 2 }, ttlMs: 1000 },
+          { op: 'delete', key: 'old' },
+          { op: 'enqueue', queue: 'q', item: 'second' },
+          { op: 'dequeue', queue: 'q' },
+          { op: 'enqueue', queue: 'q', item: 'third' },
+          { op: 'dequeue', queue: 'empty' },
+        ]),
+      ).toBe(true);
+      expect(await store.get('a')).toEqual({ n: 2 });
+      expect(await store.get('old')).toBeUndefined();
+      expect(await store.items('q')).toEqual(['second', 'third']);
+      clock += 1000;
+      expect(await store.get('a')).toBeUndefined(); // the TTL of the last write holds
+      expect(await store.batch([])).toBe(true);
+    });
+
+    it('a failed setIfAbsent guard applies nothing, wherever it stands', async () => {
+      await store.set('seen', 1);
+      await store.enqueue('q', 'kept');
+      const steps = [
+        { op: 'set', key: 'conv', value: 'changed' },
+        { op: 'enqueue', queue: 'q', item: 'duplicate' },
+        { op: 'dequeue', queue: 'q' },
+      ] as const;
+      expect(await store.batch([...steps, { op: 'setIfAbsent', key: 'seen', value: 2 }])).toBe(false);
+      expect(await store.batch([{ op: 'setIfAbsent', key: 'seen', value: 2 }, ...steps])).toBe(false);
+      expect(await store.get('conv')).toBeUndefined();
+      expect(await store.get('seen')).toBe(1);
+      expect(await store.items('q')).toEqual(['kept']);
+    });
+
+    it('commits the dedupe mark and the queued message together, once', async () => {
+      const accept = (n: number) =>
+        store.batch([
+          { op: 'setIfAbsent', key: 'seen/m1', value: 1, ttlMs: 5000 },
+          { op: 'enqueue', queue: 'inbox/c', item: { n } },
+        ]);
+      expect(await accept(1)).toBe(true);
+      expect(await accept(2)).toBe(false);
+      expect(await store.items('inbox/c')).toEqual([{ n: 1 }]);
+      clock += 5000; // the mark expired: the same key is accepted again
+      expect(await accept(3)).toBe(true);
+      expect(await store.items('inbox/c')).toEqual([{ n: 1 }, { n: 3 }]);
+    });
+
+    it('guards see the earlier steps of the same batch', async () => {
+      expect(await store.batch([{ op: 'set', key: 'k', value: 1 }, { op: 'setIfAbsent', key: 'k', value: 2 }])).toBe(false);
+      expect(await store.get('k')).toBeUndefined();
+      await store.set('k', 1);
+      expect(await store.batch([{ op: 'delete', key: 'k' }, { op: 'setIfAbsent', key: 'k', value: 2 }])).toBe(true);
+      expect(await store.get('k')).toBe(2);
+    });
+
+    it('insert creates an absent (or expired) key and keeps a live one, without failing the batch', async () => {
+      await store.set('kept', 'old');
+      await store.set('expired', 'old', { ttlMs: 10 });
+      clock += 10;
+      const ops = [
+        { op: 'insert', key: 'kept', value: 'new' },
+        { op: 'insert', key: 'expired', value: 'new' },
+        { op: 'insert', key: 'absent', value: 'new', ttlMs: 100 },
+        { op: 'enqueue', queue: 'q', item: 1 },
+      ] as const;
+      expect(await store.batch(ops)).toBe(true);
+      expect([await store.get('kept'), await store.get('expired'), await store.get('absent')]).toEqual(['old', 'new', 'new']);
+      expect(await store.items('q')).toEqual([1]);
+      // A guard after it sees what it inserted.
+      expect(await store.batch([{ op: 'insert', key: 'fresh', value: 1 }, { op: 'setIfAbsent', key: 'fresh', value: 2 }])).toBe(false);
+      expect(await store.get('fresh')).toBeUndefined();
+      clock += 100;
+      expect(await store.get('absent')).toBeUndefined();
+    });
+
+    it('requireLock commits only while the owner holds the lock', async () => {
+      const write = (owner: string, n: number) => store.batch([{ op: 'requireLock', name: 'lease', owner }, { op: 'set', key: 'turn', value: n }]);
+      expect(await write('a', 1)).toBe(false); // nobody holds it
+      expect(await store.acquireLock('lease', 'a', 1000)).toBe(true);
+      expect(await write('b', 2)).toBe(false);
+      expect(await write('a', 3)).toBe(true);
+      clock += 1000;
+      expect(await write('a', 4)).toBe(false); // expired
+      expect(await store.get('turn')).toBe(3);
+    });
+
+    it('rejects bad input before applying anything, naming the step', async () => {
+      await expect(store.batch([{ op: 'set', key: 'a', value: 1 }, { op: 'set', key: 'b', value: undefined }])).rejects.toThrow(/batch\[1\]\.value/);
+      await expect(store.batch([{ op: 'set', key: 'a', value: 1 }, { op: 'set', key: 'b', value: 1, ttlMs: -5 }])).rejects.toThrow(RangeError);
+      await expect(store.batch([{ op: 'set', key: 'a', value: 1 }, { op: 'nope' } as never])).rejects.toThrow(/unknown op/);
+      expect(await store.get('a')).toBeUndefined();
+    });
+
+    it('copies values in', async () => {
+      const value = { list: [1] };
+      await store.batch([{ op: 'set', key: 'k', value }, { op: 'enqueue', queue: 'q', item: value }]);
+      value.list.push(2);
+      expect(await store.get('k')).toEqual({ list: [1] });
+      expect(await store.items('q')).toEqual([{ list: [1] }]);
+    });
+  });
+
+  describe('notices', () => {
+    const collect = async (channel: string) => {
+      const heard: StoreNotice[] = [];
+      const stop = await store.subscribe!(channel, (notice) => heard.push(notice));
+      return { heard, stop, payloads: () => heard.filter((n) => n.kind === 'message').map((n) => n.payload) };
+    };
+
+    it('delivers a notify to every subscriber of its channel, and only of it', async () => {
+      const one = await collect('wake');
+      const two = await collect('wake');
+      const other = await collect('other');
+      await store.notify!('wake', 'inbox/c1');
+      await store.notify!('other');
+      await waitFor(() => one.payloads().length === 1 && two.payloads().length === 1 && other.payloads().length === 1, 'the notices');
+      expect(one.payloads()).toEqual(['inbox/c1']);
+      expect(two.payloads()).toEqual(['inbox/c1']);
+      expect(other.payloads()).toEqual(['']);
+    });
+
+    it('stops delivering after unsubscribe', async () => {
+      const gone = await collect('ch');
+      const kept = await collect('ch');
+      await gone.stop();
+      await store.notify!('ch', 'after');
+      await waitFor(() => kept.payloads().length === 1, 'the notice');
+      expect(gone.heard).toEqual([]);
+    });
+
+    it('a batch notifies only when it commits', async () => {
+      const sub = await collect('ch');
+      await store.set('seen', 1);
+      expect(await store.batch([{ op: 'notify', channel: 'ch', payload: 'rolled back' }, { op: 'setIfAbsent', key: 'seen', value: 1 }])).toBe(false);
+      expect(await store.batch([{ op: 'enqueue', queue: 'q', item: 1 }, { op: 'notify', channel: 'ch', payload: 'committed' }])).toBe(true);
+      // Notices arrive in commit order, so once the second is here the first would have been too.
+      await waitFor(() => sub.payloads().includes('committed'), 'the committed notice');
+      expect(sub.payloads()).toEqual(['committed']);
+    });
+
+    it('refuses channels and payloads the database could not carry', async () => {
+      await expect(store.notify!('', 'x')).rejects.toThrow(RangeError);
+      await expect(store.notify!('c'.repeat(64), 'x')).rejects.toThrow(RangeError);
+      await expect(store.notify!('ch', 'x'.repeat(MAX_NOTIFY_PAYLOAD_BYTES + 1))).rejects.toThrow(RangeError);
+      await expect(store.subscribe!('', () => {})).rejects.toThrow(RangeError);
+    });
+  });
+
+  describe('health', () => {
+    it('reports ok while the store works, and not after close', async () => {
+      expect(await store.health!()).toMatchObject({ ok: true });
+      await store.close();
+      expect(await store.health!()).toMatchObject({ ok: false, problem: expect.stringMatching(/closed/) });
     });
   });
 
