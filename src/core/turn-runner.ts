@@ -95,49 +95,55 @@ export class TurnRunner {
       this.render(outlet, record, final, input.stopToken).map((m) => ({ ...m, replyTo: item.messageId }));
 
     metrics.inc('turns_started_total', { platform: conv.platform });
-    if (record.phase !== 'final') {
-      // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
-      // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
-      record.progress = newProgress();
-      await store.set(turnKey, streamingRecord(record));
-      await store.flush();
-      const images = await this.images(input);
-      const events = followTurn(
-        this.deps.client,
-        loopId,
-        { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
-        { idempotencyKey: item.id, signal },
-      );
-      let lastTyping = 0;
-      for await (const ev of events as AsyncIterable<TurnEvent>) {
-        if (ev.type === 'started' && record.phase === 'sending') {
-          record.phase = 'streaming';
+    try {
+      if (record.phase !== 'final') {
+        // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
+        // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
+        record.progress = newProgress();
+        await store.set(turnKey, streamingRecord(record));
+        await store.flush();
+        const images = await this.images(input);
+        const events = followTurn(
+          this.deps.client,
+          loopId,
+          { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
+          { idempotencyKey: item.id, signal },
+        );
+        let lastTyping = 0;
+        for await (const ev of events as AsyncIterable<TurnEvent>) {
+          if (ev.type === 'started' && record.phase === 'sending') {
+            record.phase = 'streaming';
+            persist(true);
+          }
+          const changed = applyEvent(record.progress, ev);
+          await this.sideEffects(input, record, ev);
+          if (Date.now() - lastTyping > 4000 && !record.progress.ended) {
+            lastTyping = Date.now();
+            outlet.typing(conv);
+          }
+          if (changed) {
+            // Rendered lazily, when the live message is about to call the platform.
+            live.update(() => render(false));
+            persist();
+          }
+          if (record.progress.ended) break;
+        }
+        if (!record.progress.ended) {
+          // The follower only stops early when aborted (shutdown): keep the record for the next start.
           persist(true);
+          live.abandon();
+          throw new Error('turn interrupted by shutdown');
         }
-        const changed = applyEvent(record.progress, ev);
-        await this.sideEffects(input, record, ev);
-        if (Date.now() - lastTyping > 4000 && !record.progress.ended) {
-          lastTyping = Date.now();
-          outlet.typing(conv);
-        }
-        if (changed) {
-          // Rendered lazily, when the live message is about to call the platform.
-          live.update(() => render(false));
-          persist();
-        }
-        if (record.progress.ended) break;
+        record.phase = 'final';
+        await store.set(turnKey, record);
+        await store.flush();
       }
-      if (!record.progress.ended) {
-        // The follower only stops early when aborted (shutdown): keep the record for the next start.
-        persist(true);
-        live.abandon();
-        throw new Error('turn interrupted by shutdown');
-      }
-      record.phase = 'final';
-      await store.set(turnKey, record);
-      await store.flush();
+      await live.finish(render(true));
+    } catch (err) {
+      // A retried turn builds a new live message on the same refs: this one must stop, and free what it holds.
+      live.abandon();
+      throw err;
     }
-    await live.finish(render(true));
     await this.deps.choices.turnEnded(outlet, loopId);
     metrics.inc('turns_completed_total', { platform: conv.platform, status: record.progress.view.status });
   }
