@@ -152,7 +152,13 @@ export class LiveMessage {
   }
 
   private kick(): void {
-    if (this.failure || this.abandoned || this.deps.signal.aborted) return;
+    if (this.deps.signal.aborted) {
+      // Shutdown while a step was in flight: nothing more will be sent, so a pending finish() must not wait
+      // forever (the turn stays recorded and is finished after the restart).
+      this.settle(new TaskCancelledError('aborted'));
+      return;
+    }
+    if (this.failure || this.abandoned) return;
     if (this.source) {
       // A queued step renders the newest content itself; otherwise render once the pace allows a call
       // (at once for the first message, so the first text shows as soon as it exists).

@@ -54,7 +54,8 @@ export interface FakeSlack {
   /** Delivers any `block_actions` payload (for forged presses). */
   deliverInteractive(payload: Record<string, unknown>): Injected;
   uploadFile(bytes: Buffer, mimetype: string, name: string): FakeFile;
-  failNext(method: string, failure: FakeFailure, times?: number): void;
+  /** Fails the next `times` calls of the method (or of any of the methods) with this failure. */
+  failNext(method: string | string[], failure: FakeFailure, times?: number): void;
   /** Switches to HTTP mode (events POSTed here) or back to Socket Mode (undefined). */
   setRequestUrl(url: string | undefined): void;
   /** POSTs a signed url_verification challenge to the request URL; resolves with status and body. */
@@ -100,7 +101,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   ws.addUser(bot.userId, bot.name, true);
   const limits = options.limits === false ? undefined : new MethodLimits(mergeLimits(options.limits), clock);
   const calls: CallRecord[] = [];
-  const faults: Array<{ method: string; failure: FakeFailure }> = [];
+  const faults: Array<{ methods: string[]; failure: FakeFailure }> = [];
   const formatProblems: Array<{ ts: string; problem: string }> = [];
   const streamStarted = new Map<string, number>();
   const sentEvents = new Map<string, PendingEvent>();
@@ -161,7 +162,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const handler = methods[method];
     if (!handler) return answer(res, record, 200, { ok: false, error: 'unknown_method' });
 
-    const fault = faults.findIndex((f) => f.method === method);
+    const fault = faults.findIndex((f) => f.methods.includes(method));
     if (fault >= 0) {
       const { failure } = faults.splice(fault, 1)[0];
       if ('network' in failure) {
@@ -334,7 +335,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
 
     failNext(method, failure, times = 1) {
-      for (let i = 0; i < times; i++) faults.push({ method, failure });
+      for (let i = 0; i < times; i++) faults.push({ methods: Array.isArray(method) ? method : [method], failure });
     },
 
     setRequestUrl(url) {
