@@ -246,6 +246,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       channel_type: kind,
       team: teamId,
       client_msg_id: `c-${m.ts}`,
+      ...(ws.users.get(m.user!) ? { user_profile: { name: ws.users.get(m.user!)!.name, display_name: ws.users.get(m.user!)!.name, real_name: ws.users.get(m.user!)!.name } } : {}),
       ...(root ? { parent_user_id: root.user } : {}),
       blocks: [{ type: 'rich_text', block_id: 'r1', elements: [{ type: 'rich_text_section', elements: [{ type: 'text', text: m.text }] }] }],
     };
