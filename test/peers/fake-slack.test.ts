@@ -23,7 +23,7 @@ afterEach(async () => {
 
 async function api(f: FakeSlack, method: string, args: Record<string, unknown>, o: { token?: string; json?: boolean } = {}) {
   const token = o.token ?? f.botToken;
-  const body = o.json ? JSON.stringify(args) : new URLSearchParams(Object.entries(args).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString();
+  const body = o.json ? JSON.stringify(args) : new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString();
   const res = await fetch(`${f.url}${method}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': o.json ? 'application/json; charset=utf-8' : 'application/x-www-form-urlencoded' }, body });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
 }
