@@ -3,7 +3,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
-import { SlackAdapter, type ThreadMemory } from '../adapters/slack/index.js';
+import type { ThreadMemory } from '../adapters/slack/index.js';
 import { TelegramAdapter } from '../adapters/telegram/index.js';
 import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
@@ -61,6 +61,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     );
   }
   if (config.slack) {
+    // Loaded only when configured: @slack/bolt takes ~0.6 s to import, which every other start would pay.
+    const { SlackAdapter } = await import('../adapters/slack/index.js');
     const s = config.slack;
     adapters.push(
       new SlackAdapter({
