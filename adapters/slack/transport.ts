@@ -73,7 +73,10 @@ export class SocketTransport {
       logger,
       logLevel: LogLevel.INFO,
       clientPingTimeout: options.reconnectDelayMs ?? 5000,
-      installerOptions: { clientOptions: { slackApiUrl: options.apiUrl, retryConfig: { retries: 5, minTimeout: 500, maxTimeout: 5000 } } },
+      // Network failures of apps.connections.open are retried without end: socket-mode treats them as fatal
+      // during a reconnect and would reject unhandled (the process would die on a network blip). Start-up
+      // problems surface before this (auth.test with the bot token; a refused app token is not retried).
+      installerOptions: { clientOptions: { slackApiUrl: options.apiUrl, retryConfig: { retries: 10, forever: true, factor: 2, minTimeout: 500, maxTimeout: 30_000 } } },
       // Not acknowledging is the point (the core refused or failed): Slack will try again.
       processEventErrorHandler: async ({ error }) => {
         options.log.debug({ err: String(error) }, 'slack: event not accepted; left for Slack to redeliver');

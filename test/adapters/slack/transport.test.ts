@@ -52,6 +52,21 @@ describe('Socket Mode intake', () => {
     await stop();
   });
 
+  it('survives a network failure while reconnecting, and receives again once Slack is back', async () => {
+    const sink = new RecordingSink();
+    const stop = await started(adapterFor(fake), sink);
+    const opened = fake.socketsOpened();
+    fake.failNext('apps.connections.open', { network: true }, 2);
+    fake.failNext('apps.connections.open', { status: 503, error: 'service_unavailable' });
+    fake.dropSockets();
+    const m = fake.userMessage({ channel: ANN_DM, user: ANN, text: 'after the outage' });
+    expect(await m.acked).toBe(true);
+    expect(fake.socketsOpened()).toBe(opened + 1);
+    expect(fake.calls.filter((c) => c.method === 'apps.connections.open' && c.error).length).toBeGreaterThanOrEqual(3);
+    expect(sink.events.some((e) => e.kind === 'message' && e.text === 'after the outage')).toBe(true);
+    await stop();
+  });
+
   it('waits for a slow accept before acknowledging, and skips a retry of an event it already accepted', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
