@@ -3,6 +3,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
+import type { ThreadMemory } from '../adapters/slack/index.js';
 import { TelegramAdapter } from '../adapters/telegram/index.js';
 import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
@@ -70,7 +71,27 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         }),
       );
     }
-    if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:` or `console:` section');
+    if (config.slack) {
+      // Loaded only when configured: @slack/bolt takes ~0.6 s to import, which every other start would pay.
+      const { SlackAdapter } = await import('../adapters/slack/index.js');
+      const s = config.slack;
+      adapters.push(
+        new SlackAdapter({
+          botToken: s.botToken,
+          appToken: s.appToken ?? undefined,
+          signingSecret: s.signingSecret ?? undefined,
+          mode: s.mode,
+          port: s.port,
+          host: s.host,
+          apiUrl: s.apiUrl,
+          threadFollow: s.threadFollow,
+          threads: storedThreads(store),
+          editIntervalMs: config.replies.editIntervalMs,
+          log: log.child({ adapter: 'slack' }),
+        }),
+      );
+    }
+    if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `slack:` or `console:` section');
     const bridge = new Bridge({
       client,
       store,
@@ -121,4 +142,18 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     for (const close of opened) await close().catch(() => {});
     throw err;
   }
+}
+
+/** How long the Slack adapter remembers a thread it posted in (for slack.threadFollow), ms. */
+const SLACK_THREAD_TTL_MS = 90 * 24 * 3600_000;
+
+/** Slack threads the bot posted in, kept in the store so thread follow-ups survive a restart. */
+function storedThreads(store: Store): ThreadMemory {
+  const key = (channel: string, ts: string) => `slack/thread/${channel}/${ts}`;
+  return {
+    has: async (channel, ts) => (await store.get(key(channel, ts))) !== undefined,
+    remember: async (channel, ts) => {
+      if ((await store.get(key(channel, ts))) === undefined) await store.set(key(channel, ts), 1, { ttlMs: SLACK_THREAD_TTL_MS });
+    },
+  };
 }

@@ -15,6 +15,7 @@ export {
   LOG_LEVELS,
   LOG_FORMATS,
   TELEGRAM_MODES,
+  SLACK_MODES,
   LOOP_MAX_CONTENT_CHARS,
 } from './schema.js';
 export type {
@@ -35,4 +36,6 @@ export type {
   LogLevel,
   LogFormat,
   TelegramMode,
+  SlackConfig,
+  SlackMode,
 } from './schema.js';

@@ -215,6 +215,22 @@ function crossKeyErrors(tree: unknown, options: ResolveOptions): ConfigIssue[] {
       });
     }
   }
+  const slack = isObject(tree) ? tree.slack : undefined;
+  if (isObject(slack)) {
+    const mode = slack.mode ?? 'socket';
+    if (mode === 'socket' && slack.appToken === undefined) {
+      out.push({
+        path: 'slack.appToken',
+        message: 'is required when slack.mode is socket (the default) — create an app-level token (xapp-…) with connections:write under Basic Information → App-Level Tokens, or use mode: http',
+      });
+    }
+    if (mode === 'http' && slack.signingSecret === undefined) {
+      out.push({
+        path: 'slack.signingSecret',
+        message: 'is required when slack.mode is http (it proves a request came from Slack) — copy the Signing Secret from Basic Information → App Credentials',
+      });
+    }
+  }
   return out;
 }
 
@@ -254,6 +270,18 @@ function toConfig(p: ParsedConfig): Config {
               : null,
           drafts: tg.drafts,
           rate: { ...tg.rate },
+        }
+      : null,
+    slack: p.slack
+      ? {
+          botToken: p.slack.botToken,
+          appToken: p.slack.mode === 'socket' ? (p.slack.appToken ?? null) : null,
+          signingSecret: p.slack.mode === 'http' ? (p.slack.signingSecret ?? null) : null,
+          mode: p.slack.mode,
+          port: p.slack.port,
+          host: p.slack.host,
+          apiUrl: p.slack.apiUrl.endsWith('/') ? p.slack.apiUrl : `${p.slack.apiUrl}/`,
+          threadFollow: p.slack.threadFollow,
         }
       : null,
     console: p.console ? { user: p.console.user } : null,
@@ -315,8 +343,14 @@ function collectWarnings(c: Config, tree: unknown): string[] {
   if (c.console && access.dm !== 'open' && !access.users.includes(`console:${c.console.user}`)) {
     w.push(`console.user: console:${c.console.user} is not in access.users or access.admins, so the console will be refused — add it there`);
   }
-  if (!c.telegram && !c.console) {
-    w.push('(file): no chat adapter is configured, so there is nothing to bridge — add a telegram: or console: section');
+  if (c.slack) {
+    const other = c.slack.mode === 'socket' ? ['signingSecret', 'port', 'host'] : ['appToken'];
+    for (const key of other) {
+      if (isSet(tree, ['slack', key])) w.push(`slack.${key}: has no effect while slack.mode is ${c.slack.mode} — remove it, or set slack.mode: ${c.slack.mode === 'socket' ? 'http' : 'socket'}`);
+    }
+  }
+  if (!c.telegram && !c.slack && !c.console) {
+    w.push('(file): no chat adapter is configured, so there is nothing to bridge — add a telegram:, slack: or console: section');
   }
   if (c.store.url) {
     for (const key of ['path', 'flushDelayMs']) {

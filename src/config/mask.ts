@@ -12,6 +12,9 @@ function maskValue(value: unknown): unknown {
   // A Telegram token's part before the colon is the bot's public user id; the rest is the secret.
   const tg = /^(\d+):/.exec(value);
   if (tg) return `${tg[1]}:…(masked)`;
+  // Slack tokens: the kind (xoxb- bot, xapp- app-level) tells which one is set; the rest is the secret.
+  const slack = /^(xoxb-|xapp-)/.exec(value);
+  if (slack) return `${slack[1]}…(masked)`;
   return '***';
 }
 

@@ -22,6 +22,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 /** How the Telegram adapter receives updates. */
 export const TELEGRAM_MODES = ['polling', 'webhook'] as const;
+/** How the Slack adapter receives events. */
+export const SLACK_MODES = ['socket', 'http'] as const;
 
 /** The loop server accepts `content` up to 1 MiB of JS string length (contract, limits table). */
 export const LOOP_MAX_CONTENT_CHARS = 1_048_576;
@@ -31,6 +33,7 @@ export type DmPolicy = (typeof DM_POLICIES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type TelegramMode = (typeof TELEGRAM_MODES)[number];
+export type SlackMode = (typeof SLACK_MODES)[number];
 
 /** `loop:` — the Loop API v1 server this bridge drives. */
 export interface LoopConfig {
@@ -139,6 +142,26 @@ export interface TelegramConfig {
   rate: TelegramRateConfig;
 }
 
+/** `slack:` — present in the file ⇒ the Slack adapter runs. */
+export interface SlackConfig {
+  /** Bot User OAuth Token (`xoxb-…`). Required. Never log it. */
+  botToken: string;
+  /** App-level token (`xapp-…`, scope connections:write); required in socket mode, else `null`. Never log it. */
+  appToken: string | null;
+  /** Signing secret; required in http mode, else `null`. Never log it. */
+  signingSecret: string | null;
+  /** Event delivery: Socket Mode or HTTP requests. Default `socket`. */
+  mode: SlackMode;
+  /** HTTP listener port (http mode); requests arrive on `/slack/events`. Default 3000. */
+  port: number;
+  /** HTTP listener address (http mode). Default `0.0.0.0`. */
+  host: string;
+  /** Web API base URL, ending in `/`. Default `https://slack.com/api/`. */
+  apiUrl: string;
+  /** Later messages in a thread the bot is part of need no mention. Default `true`. */
+  threadFollow: boolean;
+}
+
 /** `console:` — present in the file ⇒ the local terminal adapter runs (the demo). */
 export interface ConsoleConfig {
   /** The terminal user's id; it is addressed as `console:<user>` in `access`. Default `you`. */
@@ -171,6 +194,8 @@ export interface Config {
   replies: RepliesConfig;
   /** `null` when the file has no `telegram:` section (the adapter does not run). */
   telegram: TelegramConfig | null;
+  /** `null` when the file has no `slack:` section (the adapter does not run). */
+  slack: SlackConfig | null;
   /** `null` when the file has no `console:` section (the adapter does not run). */
   console: ConsoleConfig | null;
   ops: OpsConfig;
@@ -365,6 +390,25 @@ const telegramSchema = z.strictObject({
   rate: z.preprocess(nullToEmpty, telegramRateSchema).prefault({}),
 });
 
+const slackSchema = z.strictObject({
+  botToken: z
+    .string({ error: requiredString('put the Bot User OAuth Token (xoxb-…) from OAuth & Permissions here, e.g. botToken: ${SLACK_BOT_TOKEN}') })
+    .trim()
+    .regex(/^xoxb-[A-Za-z0-9-]+$/, { error: 'is not a Slack bot token (expected xoxb-…) — copy the Bot User OAuth Token from OAuth & Permissions' }),
+  // appToken/signingSecret are required per mode: checked in crossKeyErrors.
+  appToken: z
+    .string({ error: 'must be a string — the app-level token (xapp-…)' })
+    .trim()
+    .regex(/^xapp-[A-Za-z0-9-]+$/, { error: 'is not a Slack app-level token (expected xapp-…) — create one with connections:write under Basic Information → App-Level Tokens' })
+    .optional(),
+  signingSecret: nonEmpty('copy the Signing Secret from Basic Information → App Credentials').optional(),
+  mode: oneOf(SLACK_MODES).default('socket'),
+  port: port(true).default(3000),
+  host: nonEmpty('give a bind address, e.g. 0.0.0.0').default('0.0.0.0'),
+  apiUrl: httpUrl('give the Slack Web API base, e.g. https://slack.com/api/').default('https://slack.com/api/'),
+  threadFollow: bool().default(true),
+});
+
 const consoleSchema = z.strictObject({
   user: z
     .string({ error: 'must be a string — e.g. you' })
@@ -391,6 +435,7 @@ export const configSchema = z.strictObject(
     routing: section(routingSchema).prefault({}),
     replies: section(repliesSchema).prefault({}),
     telegram: section(telegramSchema).optional(),
+    slack: section(slackSchema).optional(),
     console: section(consoleSchema).optional(),
     ops: section(opsSchema).prefault({}),
   },

@@ -105,6 +105,9 @@ export interface OutboundMessage {
   live?: boolean;
 }
 
+/** What a platform call does, for budgets that count one kind of call (see RateBudget.perMinute). */
+export type CallKind = 'send' | 'edit' | 'delete' | 'typing' | 'press';
+
 export interface RateBudget {
   /** Requests per second across the whole bot; default per platform. */
   globalPerSecond: number;
@@ -114,6 +117,12 @@ export interface RateBudget {
   groupChatIntervalMs: number;
   /** Calls per minute per group chat (0 = no extra cap). */
   groupPerMinute: number;
+  /**
+   * Calls per sliding minute across the whole bot, by kind of call, for platforms that limit a method per
+   * workspace rather than per chat (Slack's chat.update: 50/min). A kind not listed has no such cap.
+   * Default: none.
+   */
+  perMinute?: Partial<Record<CallKind, number>>;
 }
 
 export interface AdapterCapabilities {

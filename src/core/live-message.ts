@@ -2,6 +2,8 @@
 // exactly one platform call through the scheduler, reading the newest wanted state when it runs, so any
 // number of updates between two calls coalesce into one edit. New chunks and the final state go at send
 // priority; intermediate edits wait for the live pace and yield to everything else.
+// Where edits have a bot-wide per-minute cap (Slack), a reply is posted before it is final only if a slot for
+// its final edit can be reserved; otherwise its first post waits (and is then usually the final text).
 // In draft mode (Telegram sendMessageDraft in private chats) the growing tail is an ephemeral preview
 // instead of an edited message; only finished chunks, and at the end the final one, become real messages.
 
@@ -81,6 +83,8 @@ export class LiveMessage {
   /** Newer content not rendered yet (see LiveContent). */
   private source: (() => OutboundMessage[]) | null = null;
   private readonly now: () => number;
+  /** A slot of the edit budget held for this reply's final edit (see the header). */
+  private editReserved = false;
 
   constructor(
     private readonly deps: LiveMessageDeps,
@@ -131,6 +135,7 @@ export class LiveMessage {
     if (this.task) this.replaced.add(this.task);
     this.task?.cancel();
     this.settle(new TaskCancelledError('abandoned'));
+    this.releaseEdit();
   }
 
   private clearTimers(): void {
@@ -203,6 +208,11 @@ export class LiveMessage {
       if (this.final) this.settle(null);
       return;
     }
+    if (!this.final && this.delivered.length === 0 && !this.drafting && !this.editReserved) {
+      // Posting now commits to a final edit later; without a reserved slot, wait for the final text.
+      if (!this.deps.scheduler.reserve('edit')) return this.armPace(this.deps.editIntervalMs);
+      this.editReserved = true;
+    }
     const urgent = this.final || this.delivered.length < this.realCount() || (this.drafting && this.drafted === null);
     const priority = urgent ? Priority.Send : Priority.Edit;
     if (this.task) {
@@ -220,7 +230,7 @@ export class LiveMessage {
       this.paceTimer = null;
     }
     this.taskPriority = priority;
-    const task = this.deps.scheduler.schedule(this.deps.target, priority, () => this.step());
+    const task = this.deps.scheduler.schedule(this.deps.target, priority, () => this.step(), () => this.nextKind());
     this.task = task;
     task.promise.then(
       () => {
@@ -313,6 +323,17 @@ export class LiveMessage {
     await this.deps.onDelivered?.(this.chunks(), created);
   }
 
+  /** What the next step would do: post a missing chunk, or edit one (a draft preview counts as an edit). */
+  private nextKind(): 'send' | 'edit' {
+    return this.delivered.length < this.realCount() ? 'send' : 'edit';
+  }
+
+  private releaseEdit(): void {
+    if (!this.editReserved) return;
+    this.editReserved = false;
+    this.deps.scheduler.release('edit');
+  }
+
   private firstChanged(): number {
     for (let i = 0; i < Math.min(this.wanted.length, this.delivered.length); i++) {
       if (sig(this.wanted[i]) !== this.delivered[i].sig) return i;
@@ -327,6 +348,7 @@ export class LiveMessage {
       this.deps.signal.removeEventListener('abort', this.onAbort);
       this.onAbort = null;
     }
+    this.releaseEdit();
     const waiters = this.waiters.splice(0);
     for (const w of waiters) (err ? w.reject(err) : w.resolve());
   }

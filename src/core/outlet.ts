@@ -26,24 +26,24 @@ export class Outlet {
   }
 
   send(conversation: ConversationRef, message: OutboundMessage): Promise<MessageRef> {
-    return this.scheduler.schedule(this.target(conversation), Priority.Send, () => this.adapter.send(conversation, message, this.signal)).promise;
+    return this.scheduler.schedule(this.target(conversation), Priority.Send, () => this.adapter.send(conversation, message, this.signal), 'send').promise;
   }
 
   edit(ref: MessageRef, message: OutboundMessage): Promise<void> {
-    return this.scheduler.schedule(this.target(ref.conversation), Priority.Send, () => this.adapter.edit(ref, message, this.signal)).promise;
+    return this.scheduler.schedule(this.target(ref.conversation), Priority.Send, () => this.adapter.edit(ref, message, this.signal), 'edit').promise;
   }
 
   answerPress(press: InboundPress, notice: string | undefined): Promise<void> {
     const answer = this.adapter.answerPress;
     if (!answer) return Promise.resolve();
-    return this.scheduler.schedule(this.target(press.conversation), Priority.Send, () => answer.call(this.adapter, press, notice, this.signal)).promise;
+    return this.scheduler.schedule(this.target(press.conversation), Priority.Send, () => answer.call(this.adapter, press, notice, this.signal), 'press').promise;
   }
 
   typing(conversation: ConversationRef): void {
     const typing = this.adapter.typing;
     if (!typing) return;
     this.scheduler
-      .schedule(this.target(conversation), Priority.Typing, () => typing.call(this.adapter, conversation, this.signal))
+      .schedule(this.target(conversation), Priority.Typing, () => typing.call(this.adapter, conversation, this.signal), 'typing')
       .promise.catch(() => {}); // best effort by nature
   }
 }

@@ -2,8 +2,14 @@
 // budget (a global sliding window, a minimum interval per chat, a per-minute cap per group) so that 429s
 // are the exception, and when one comes anyway it waits what the platform said before that chat's next
 // call. Under pressure the cheapest work yields first: typing before edits before sends/finals.
+// A budget may also cap one kind of call per minute across the whole bot (RateBudget.perMinute). Part of
+// such a cap can be reserved for calls promised later (a live reply posted early owes one final edit):
+// reserved slots go only to urgent calls, so intermediate edits cannot starve the finals.
 
-import { PlatformError, PlatformRateLimitError, type RateBudget } from './adapter-types.js';
+import { PlatformError, PlatformRateLimitError, type CallKind, type RateBudget } from './adapter-types.js';
+
+/** Share of a per-minute kind cap that may be reserved (the rest stays free for unpromised calls). */
+const RESERVABLE_SHARE = 0.5;
 
 /** Lower runs first. Sends, choices and finals are never dropped; edits merge; typing is droppable. */
 export enum Priority {
@@ -50,9 +56,13 @@ export interface SchedulerOptions {
   windowMarginMs?: number;
 }
 
+/** The kind a call draws on; a function is asked right before the call would start (it may change until then). */
+export type KindOf = CallKind | (() => CallKind | undefined);
+
 interface Task {
   seq: number;
   priority: Priority;
+  kind?: KindOf;
   target: SchedulerTarget;
   run: () => Promise<unknown>;
   resolve: (v: unknown) => void;
@@ -75,6 +85,9 @@ interface ChatState {
 export class RateScheduler {
   private readonly chats = new Map<string, ChatState>();
   private readonly global: number[] = [];
+  /** Start times within the last minute, per capped kind. */
+  private readonly kinds = new Map<CallKind, number[]>();
+  private readonly reserved = new Map<CallKind, number>();
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -89,8 +102,8 @@ export class RateScheduler {
     this.now = options.now ?? Date.now;
   }
 
-  /** Queues one platform call. */
-  schedule<T>(target: SchedulerTarget, priority: Priority, run: () => Promise<T>): ScheduledTask<T> {
+  /** Queues one platform call; `kind` names what it draws on when the budget caps kinds per minute. */
+  schedule<T>(target: SchedulerTarget, priority: Priority, run: () => Promise<T>, kind?: KindOf): ScheduledTask<T> {
     if (this.closed) {
       const p = Promise.reject(new TaskCancelledError('scheduler closed'));
       p.catch(() => {});
@@ -107,6 +120,7 @@ export class RateScheduler {
       task = {
         seq: this.seq++,
         priority,
+        kind,
         target,
         run,
         resolve: resolve as (v: unknown) => void,
@@ -132,6 +146,26 @@ export class RateScheduler {
         return task.started;
       },
     };
+  }
+
+  /**
+   * Holds one slot of `kind`'s per-minute cap for a call promised later (it will come at Send priority).
+   * False when the reservable share is taken; true (and nothing held) when the kind has no cap.
+   */
+  reserve(kind: CallKind): boolean {
+    const cap = this.budget.perMinute?.[kind];
+    if (!cap) return true;
+    const held = this.reserved.get(kind) ?? 0;
+    if (held + 1 > Math.max(1, Math.floor(cap * RESERVABLE_SHARE))) return false;
+    this.reserved.set(kind, held + 1);
+    return true;
+  }
+
+  /** Gives back a slot taken with reserve(). */
+  release(kind: CallKind): void {
+    if (!this.budget.perMinute?.[kind]) return;
+    this.reserved.set(kind, Math.max(0, (this.reserved.get(kind) ?? 0) - 1));
+    this.pump();
   }
 
   /** Tasks waiting (not started) across all chats. */
@@ -183,6 +217,24 @@ export class RateScheduler {
     return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
   }
 
+  private kindOf(task: Task): CallKind | undefined {
+    return typeof task.kind === 'function' ? task.kind() : task.kind;
+  }
+
+  /** When the task's kind has room in its sliding minute (reserved slots count unless the task is urgent). */
+  private kindReadyAt(task: Task, now: number): number {
+    const kind = this.kindOf(task);
+    const cap = kind && this.budget.perMinute?.[kind];
+    if (!kind || !cap) return now;
+    const times = this.kinds.get(kind) ?? [];
+    while (times.length && times[0] <= now - 60_000) times.shift();
+    const held = task.priority === Priority.Send ? 0 : (this.reserved.get(kind) ?? 0);
+    const over = times.length + held - cap;
+    if (over < 0) return now;
+    // Room comes when enough starts leave the window; if reservations alone fill it, release() wakes us.
+    return over < times.length ? times[over] + 60_000 + (this.options.windowMarginMs ?? 50) : Infinity;
+  }
+
   private pump(): void {
     if (this.closed) return;
     for (;;) {
@@ -193,16 +245,27 @@ export class RateScheduler {
       // values(), not entries(): this loop runs per dispatch over every chat, and entry tuples are garbage.
       for (const chat of this.chats.values()) {
         if (chat.inFlight) continue;
-        const head = chat.queue[0];
-        if (!head) {
+        if (!chat.queue[0]) {
           if (chat.nextAt <= now && chat.minute.length === 0) this.chats.delete(chat.key);
           continue;
         }
-        const at = this.readyAt(chat, head.target.isGroup, now);
+        const at = this.readyAt(chat, chat.queue[0].target.isGroup, now);
         if (at > now) {
           wakeAt = Math.min(wakeAt, at);
           continue;
         }
+        // The first task whose kind has room: a call waiting for its kind's minute must not hold up a
+        // call of another kind in the same chat.
+        let head: Task | undefined;
+        for (const t of chat.queue) {
+          const kindAt = this.kindReadyAt(t, now);
+          if (kindAt <= now) {
+            head = t;
+            break;
+          }
+          wakeAt = Math.min(wakeAt, kindAt);
+        }
+        if (!head) continue;
         if (!best || head.priority < best.task.priority || (head.priority === best.task.priority && head.seq < best.task.seq)) {
           best = { chat, task: head };
         }
@@ -226,7 +289,13 @@ export class RateScheduler {
   }
 
   private start(chat: ChatState, task: Task, now: number): void {
-    chat.queue.shift();
+    chat.queue.splice(chat.queue.indexOf(task), 1);
+    const kind = this.kindOf(task);
+    if (kind && this.budget.perMinute?.[kind]) {
+      const times = this.kinds.get(kind) ?? [];
+      times.push(now);
+      this.kinds.set(kind, times);
+    }
     chat.inFlight = true;
     task.started = true;
     task.attempts++;

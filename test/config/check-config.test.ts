@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runCheckConfig } from '../../src/config/check-config.js';
-import { capture, LOOP_TOKEN, tempFile, uncommentTelegram } from './helpers.js';
+import { capture, LOOP_TOKEN, tempFile, uncommentSlack, uncommentTelegram } from './helpers.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../config/loopbridge.example.yaml', import.meta.url));
 
@@ -15,6 +15,22 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('check-config', () => {
+  it('slack: names the missing token of the chosen mode, masks the tokens it prints, and takes the example block', async () => {
+    const head = `loop: { baseUrl: "https://x.io", token: "${LOOP_TOKEN}" }\naccess: { users: [slack:U1] }\n`;
+    const socket = await run(['-c', tempFile('s.yaml', `${head}slack: { botToken: "xoxb-1-secretpart" }\n`)]);
+    expect(socket.code).toBe(2);
+    expect(socket.stderr).toMatch(/slack\.appToken: is required when slack\.mode is socket/);
+    const http = await run(['-c', tempFile('h.yaml', `${head}slack: { botToken: "xoxb-1-secretpart", mode: http }\n`)]);
+    expect(http.stderr).toMatch(/slack\.signingSecret: is required when slack\.mode is http/);
+    const ok = await run(['-c', tempFile('o.yaml', `${head}slack: { botToken: "xoxb-1-secretpart", appToken: "xapp-1-appsecret" }\n`)]);
+    expect(ok.code).toBe(0);
+    expect(parse(ok.stdout).slack).toMatchObject({ botToken: 'xoxb-…(masked)', appToken: 'xapp-…(masked)', mode: 'socket' });
+    expect(ok.stdout + ok.stderr).not.toMatch(/secretpart|appsecret/);
+    const example = await run(['-c', tempFile('e.yaml', uncommentSlack(readFileSync(EXAMPLE, 'utf8')))], { SLACK_BOT_TOKEN: 'xoxb-1-x', SLACK_APP_TOKEN: 'xapp-1-y', SLACK_SIGNING_SECRET: 'z' });
+    expect(example.code).toBe(0);
+    expect(example.stderr).toMatch(/slack\.signingSecret: has no effect while slack\.mode is socket/);
+  });
+
   it('passes the example config with no environment variables set, printing resolved YAML', async () => {
     const r = await run(['--config', EXAMPLE]);
     expect(r.stderr).not.toMatch(/warning/);

@@ -76,3 +76,12 @@ export function issuesOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ pat
   }
   throw new Error('expected a ConfigError');
 }
+
+/** Uncomments the example's slack block (between its `# --- slack` and `# --- end slack` markers) once. */
+export function uncommentSlack(text: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('# --- slack'));
+  const end = lines.findIndex((l) => l.startsWith('# --- end slack'));
+  if (start < 0 || end <= start) throw new Error('slack block markers not found in the example');
+  return lines.map((l, i) => (i <= start || i >= end ? l : uncommentLine(l))).join('\n');
+}

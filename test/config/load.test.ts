@@ -22,6 +22,7 @@ describe('resolveConfig: defaults', () => {
         drafts: false,
         rate: { globalPerSecond: 30, privateChatIntervalMs: 1000, groupChatIntervalMs: 3000, groupPerMinute: 20 },
       },
+      slack: null,
       console: null,
       ops: { httpPort: null, httpHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', controlSocket: './data/loopbridge.json.sock' },
     });
@@ -226,6 +227,35 @@ describe('loadConfig', () => {
       expect((e as ConfigError).code).toBe('unreadable');
       expect((e as Error).message).toContain(missing);
       expect((e as Error).message).toContain('no such file');
+    }
+  });
+});
+
+describe('resolveConfig: slack', () => {
+  const BOT = 'xoxb-1-abc-DEF';
+  const APP = 'xapp-1-A1-2-abc';
+
+  it('defaults to socket mode and names a missing app token by its key', () => {
+    expect(() => resolveConfig(minimal({ slack: { botToken: BOT } }), {})).toThrow(/slack\.appToken: is required when slack\.mode is socket/);
+    const { config, warnings } = resolveConfig(minimal({ slack: { botToken: BOT, appToken: APP } }), {});
+    expect(config.slack).toEqual({ botToken: BOT, appToken: APP, signingSecret: null, mode: 'socket', port: 3000, host: '0.0.0.0', apiUrl: 'https://slack.com/api/', threadFollow: true });
+    expect(warnings).toEqual([]);
+  });
+
+  it('http mode needs the signing secret; keys of the other mode warn; tokens of the wrong kind are refused', () => {
+    expect(() => resolveConfig(minimal({ slack: { botToken: BOT, mode: 'http' } }), {})).toThrow(/slack\.signingSecret: is required when slack\.mode is http/);
+    const { config, warnings } = resolveConfig(minimal({ slack: { botToken: BOT, appToken: APP, mode: 'http', signingSecret: 's3cret', port: 0, apiUrl: 'http://127.0.0.1:9/api' } }), {});
+    expect(config.slack).toMatchObject({ mode: 'http', signingSecret: 's3cret', appToken: null, port: 0, apiUrl: 'http://127.0.0.1:9/api/' });
+    expect(warnings.some((w) => w.startsWith('slack.appToken: has no effect while slack.mode is http'))).toBe(true);
+    expect(() => resolveConfig(minimal({ slack: { botToken: APP, appToken: BOT } }), {})).toThrow(/slack\.botToken: is not a Slack bot token[\s\S]*slack\.appToken: is not a Slack app-level token/);
+  });
+
+  it('never shows a Slack secret in an error', () => {
+    try {
+      resolveConfig(minimal({ slack: { botToken: 'xoxp-user-token-secret', signingSecret: 'topsecretvalue', mode: 'http', port: 'x' } }), {});
+      expect.unreachable();
+    } catch (err) {
+      expect(String(err)).not.toMatch(/xoxp-user-token-secret|topsecretvalue/);
     }
   });
 });

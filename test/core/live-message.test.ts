@@ -115,6 +115,40 @@ describe('LiveMessage', () => {
     expect(adapter.finals.map((f) => f.text)).toEqual(['draft, then the final answer']);
   });
 
+  it('a shutdown while the last step is in flight rejects a pending finish() instead of hanging it', async () => {
+    // Bug guarded: finish() waited forever when the signal aborted during the final send, so the worker and
+    // with it Bridge.stop() never returned.
+    const { adapter, live, ac } = setup({ adapter: { latencyMs: 50 } });
+    live.update(msgs('almost'));
+    await waitFor(() => adapter.calls.some((c) => c.method === 'send'), 'send started');
+    const done = live.finish(msgs('almost done'));
+    ac.abort();
+    await expect(done).rejects.toThrow(/shut down/);
+  });
+
+  it('with a per-minute cap on edits, posts early only while a slot for the final edit can be reserved', async () => {
+    const capped = { capabilities: { rate: { globalPerSecond: 1000, privateChatIntervalMs: 0, groupChatIntervalMs: 0, groupPerMinute: 0, perMinute: { edit: 2 } } } };
+    const a = setup({ adapter: capped });
+    const b = setup({ adapter: capped });
+    // Both share one scheduler, as live replies of one bot do.
+    const shared = a.scheduler;
+    const liveB = new LiveMessage({ adapter: b.adapter, scheduler: shared, conversation: conv, target: { chatKey: 'test:c2', isGroup: false }, editIntervalMs: 40, signal: b.ac.signal });
+    a.live.update(msgs('first reply, partial'));
+    liveB.update(msgs('second reply, partial'));
+    await waitFor(() => a.adapter.calls.some((c) => c.method === 'send'), 'first reply posted early');
+    // One slot (of 2) is reservable and the first reply holds it until it is final: the second cannot post yet.
+    expect(b.adapter.calls.filter((c) => c.method === 'send')).toHaveLength(0);
+    await liveB.finish(msgs('second reply, final'));
+    expect(b.adapter.calls.map((c) => c.method)).toEqual(['send']); // posted once, already final: no edit owed
+    await a.live.finish(msgs('first reply, final'));
+    expect(a.adapter.chat('c1')[0].text).toBe('first reply, final');
+    // The slot is free again: a new reply may post early.
+    const liveC = new LiveMessage({ adapter: b.adapter, scheduler: shared, conversation: conv, target: { chatKey: 'test:c3', isGroup: false }, editIntervalMs: 40, signal: b.ac.signal });
+    liveC.update(msgs('third, partial'));
+    await waitFor(() => b.adapter.calls.filter((c) => c.method === 'send').length === 2, 'third posted early');
+    await liveC.finish(msgs('third, final'));
+  });
+
   it('re-sends a chunk the user deleted instead of losing it', async () => {
     const { adapter, live } = setup();
     live.update(msgs('first version'));

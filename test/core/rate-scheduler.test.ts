@@ -98,6 +98,61 @@ describe('RateScheduler', () => {
     expect(maxInWindow(privStarts, 60_000)).toBe(5);
   });
 
+  it('caps a kind of call per sliding minute across all chats, and other kinds are not held up behind it', async () => {
+    const s = new RateScheduler(budget({ perMinute: { edit: 3 } }), { now: Date.now });
+    const edits: number[] = [];
+    const sends: number[] = [];
+    const all = Array.from({ length: 6 }, (_, i) => s.schedule(priv(`c${i % 2}`), Priority.Send, async () => void edits.push(Date.now()), 'edit').promise);
+    // A send queued behind capped edits in the same chat still goes at once.
+    all.push(s.schedule(priv('c0'), Priority.Send, async () => void sends.push(Date.now()), 'send').promise);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(edits).toHaveLength(3);
+    expect(sends).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(61_000);
+    await Promise.all(all);
+    expect(edits).toHaveLength(6);
+    expect(maxInWindow(edits, 60_000)).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps reserved slots of a kind for urgent calls: intermediate edits wait, finals do not', async () => {
+    const s = new RateScheduler(budget({ perMinute: { edit: 4 } }), { now: Date.now });
+    // Half of the cap may be reserved, no more.
+    expect(s.reserve('edit')).toBe(true);
+    expect(s.reserve('edit')).toBe(true);
+    expect(s.reserve('edit')).toBe(false);
+    const intermediate: number[] = [];
+    const finals: number[] = [];
+    const inter = Array.from({ length: 4 }, (_, i) => s.schedule(priv(`i${i}`), Priority.Edit, async () => void intermediate.push(Date.now()), 'edit').promise);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(intermediate).toHaveLength(2); // 4 per minute, 2 held back
+    const fin = Array.from({ length: 2 }, (_, i) => s.schedule(priv(`f${i}`), Priority.Send, async () => void finals.push(Date.now()), 'edit').promise);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(finals).toHaveLength(2); // the reserved slots
+    s.release('edit');
+    s.release('edit');
+    await vi.advanceTimersByTimeAsync(61_000);
+    await Promise.all([...inter, ...fin]);
+    expect(intermediate).toHaveLength(4);
+    expect(maxInWindow([...intermediate, ...finals], 60_000)).toBeLessThanOrEqual(4);
+    // A kind without a cap never refuses a reservation.
+    expect(Array.from({ length: 10 }, () => s.reserve('send')).every(Boolean)).toBe(true);
+  });
+
+  it('asks a kind function right before starting, so the newest answer counts', async () => {
+    const s = new RateScheduler(budget({ perMinute: { edit: 1 } }), { now: Date.now });
+    await s.schedule(priv('a'), Priority.Send, async () => {}, 'edit').promise;
+    let kind: 'send' | 'edit' = 'edit';
+    const ran: number[] = [];
+    const p = s.schedule(priv('b'), Priority.Send, async () => void ran.push(Date.now()), () => kind).promise;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(ran).toHaveLength(0); // would be the second edit this minute
+    kind = 'send';
+    s.release('edit'); // any pump re-asks
+    await vi.advanceTimersByTimeAsync(10);
+    await p;
+    expect(ran).toHaveLength(1);
+  });
+
   it('runs sends before edits before typing within a chat', async () => {
     const s = new RateScheduler(budget(), { now: Date.now });
     const order: string[] = [];
