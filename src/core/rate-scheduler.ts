@@ -75,6 +75,8 @@ interface ChatState {
 export class RateScheduler {
   private readonly chats = new Map<string, ChatState>();
   private readonly global: number[] = [];
+  /** No call starts before this (a platform 429 that holds back the whole bot). */
+  private globalPausedUntil = 0;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -178,7 +180,7 @@ export class RateScheduler {
     // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
     const gap = 1000 / this.budget.globalPerSecond;
     const last = this.global[this.global.length - 1];
-    const spaced = last === undefined || gap < 2 ? now : Math.max(now, last + gap);
+    const spaced = Math.max(last === undefined || gap < 2 ? now : Math.max(now, last + gap), this.globalPausedUntil);
     if (this.global.length < this.budget.globalPerSecond) return spaced;
     return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
   }
@@ -254,6 +256,7 @@ export class RateScheduler {
       this.stats.rateLimited++;
       this.stats.rateLimitWaitMs += err.retryAfterMs;
       chat.nextAt = Math.max(chat.nextAt, this.now() + err.retryAfterMs);
+      if (err.global) this.globalPausedUntil = Math.max(this.globalPausedUntil, this.now() + err.retryAfterMs);
       this.options.onRateLimited?.(task.target, err.retryAfterMs);
       task.started = false;
       chat.queue.unshift(task);
