@@ -6,14 +6,13 @@ const SYNAPSE_TESTS = ['test/**/*.synapse.test.ts', 'test/contract/matrix.contra
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Tests run real servers on 127.0.0.1; two workers match this 2-core machine.
     pool: 'forks',
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'unit', exclude: SYNAPSE_TESTS } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: SYNAPSE_TESTS } },
       { extends: true, test: { name: 'synapse', include: SYNAPSE_TESTS, globalSetup: ['test/peers/synapse/global-setup.ts'] } },
     ],
   },

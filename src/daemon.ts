@@ -3,6 +3,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
+import { MatrixAdapter } from '../adapters/matrix/index.js';
 import { TelegramAdapter } from '../adapters/telegram/index.js';
 import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
@@ -59,7 +60,29 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       }),
     );
   }
-  if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:` or `console:` section');
+  if (config.matrix) {
+    const m = config.matrix;
+    const matrixIds = (ids: string[]) => new Set(ids.filter((id) => id.startsWith('matrix:')).map((id) => id.slice('matrix:'.length)));
+    adapters.push(
+      new MatrixAdapter({
+        homeserverUrl: m.homeserverUrl,
+        accessToken: m.accessToken ?? undefined,
+        userId: m.userId ?? undefined,
+        password: m.password ?? undefined,
+        invites: {
+          autoJoin: m.autoJoin,
+          users: matrixIds(config.access.users),
+          rooms: matrixIds(config.access.groups),
+          // With pairing or an open door, a stranger must be able to open a DM to be answered at all.
+          directFromAnyone: config.access.dm !== 'allowlist',
+        },
+        commands: Object.keys(COMMANDS),
+        editIntervalMs: config.replies.editIntervalMs,
+        log: log.child({ adapter: 'matrix' }),
+      }),
+    );
+  }
+  if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `matrix:` or `console:` section');
   const bridge = new Bridge({
     client,
     store,

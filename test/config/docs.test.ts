@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { configKeyPaths } from '../../src/config/schema.js';
-import { uncommentTelegram } from './helpers.js';
+import { uncommentMatrix, uncommentTelegram } from './helpers.js';
 
 const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
 
@@ -20,13 +20,14 @@ describe('config docs', () => {
   it('the schema has the fixed key set', () => {
     expect(keys).toContain('telegram.webhook.secretToken');
     expect(keys).toContain('replies.editIntervalMs.group');
-    expect(keys.length).toBe(37);
+    expect(keys).toContain('matrix.autoJoin');
+    expect(keys.length).toBe(42);
   });
 
   it('the example config holds every key (commented ones included) with a default noted', () => {
     const example = read('../../config/loopbridge.example.yaml');
     // Uncomment everything the example marks as optional-to-enable, then read the keys it really holds.
-    const full = uncommentTelegram(example, { webhook: true })
+    const full = uncommentMatrix(uncommentTelegram(example, { webhook: true }))
       .replace(/^ {2}# (pairingCodeTtlMs|httpHost):/gm, '  $1:');
     const present = leafPaths(parse(full));
     for (const key of keys) expect(present, key).toContain(key);

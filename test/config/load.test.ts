@@ -33,6 +33,7 @@ describe('resolveConfig: defaults', () => {
         drafts: false,
         rate: { globalPerSecond: 30, privateChatIntervalMs: 1000, groupChatIntervalMs: 3000, groupPerMinute: 20 },
       },
+      matrix: null,
       console: null,
       ops: { httpPort: null, httpHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto' },
     });
