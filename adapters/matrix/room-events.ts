@@ -59,7 +59,10 @@ export class RoomEvents {
     for (const ev of room.state?.events ?? []) await this.stateEvent(roomId, ev, false);
     if (await rooms.isEncrypted(roomId)) return;
     const timeline = room.timeline?.events ?? [];
-    if (room.timeline?.limited && !initial) {
+    // The bot's own join comes after the history it joined into: know it before reading that history.
+    const ownJoin = timeline.findLast((ev) => ev.type === 'm.room.member' && ev.state_key === self.userId && ev.content.membership === 'join');
+    if (ownJoin) await this.stateEvent(roomId, ownJoin, true);
+    if (room.timeline?.limited && !initial && !ownJoin) {
       log.warn({ roomId, limit: TIMELINE_LIMIT }, 'matrix: more events arrived in this room since the last sync than one sync returns; the older ones were not read');
     }
     for (const ev of timeline) {

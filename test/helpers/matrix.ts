@@ -137,7 +137,9 @@ export class MatrixPerson {
 
   /** Rooms this account is invited to (read from a /sync). */
   async invitedRooms(): Promise<string[]> {
-    const r = await this.client.doRequest('GET', '/_matrix/client/v3/sync', { timeout: 0 });
+    // Synapse answers a repeated identical /sync from its response cache for a while: vary the filter.
+    const filter = JSON.stringify({ room: { timeline: { limit: 1 + Math.floor(Math.random() * 1e6) } } });
+    const r = await this.client.doRequest('GET', '/_matrix/client/v3/sync', { timeout: 0, filter });
     return Object.keys(r.rooms?.invite ?? {});
   }
 }

@@ -5,7 +5,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -124,13 +124,16 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Synaps
   const sharedSecret = randomBytes(24).toString('hex');
   const config = join(dir, 'homeserver.yaml');
   writeFileSync(config, homeserverYaml(dir, port, sharedSecret, options));
-  writeFileSync(join(dir, 'log.yaml'), logYaml(options.logLevel ?? 'WARNING'));
+  writeFileSync(join(dir, 'log.yaml'), logYaml(options.logLevel ?? (process.env.LB_SYNAPSE_LOG_LEVEL as SynapseOptions['logLevel']) ?? 'WARNING'));
   await exec(python, ['-m', 'synapse.app.homeserver', '-c', config, '--generate-keys'], { cwd: dir });
 
   const t0 = Date.now();
   let output = '';
   const child: ChildProcess = spawn(python, ['-m', 'synapse.app.homeserver', '-c', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // LB_SYNAPSE_LOG=<file> also writes the server's output there (debugging a test).
+  const mirror = process.env.LB_SYNAPSE_LOG;
   const keep = (d: Buffer) => {
+    if (mirror) appendFileSync(mirror, d);
     output += d.toString();
     if (output.length > 200_000) output = output.slice(-100_000);
   };
