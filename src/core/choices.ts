@@ -71,8 +71,15 @@ export class ChoiceRegistry {
     await store.set(keys.pendingChoice(rec.convKey), token);
     const open = (await store.get<string[]>(keys.openChoices(ctx.loopId))) ?? [];
     await store.set(keys.openChoices(ctx.loopId), [...open, token]);
-    rec.message = await ctx.outlet.send(ctx.conversation, this.render(rec, ctx.outlet));
-    await store.set(keys.choice(token), rec);
+    const message = await ctx.outlet.send(ctx.conversation, this.render(rec, ctx.outlet));
+    // An answer can arrive before send returns (a reaction on a message that exists but is still being
+    // decorated): record the message on the current record, and show an outcome it could not edit in.
+    await this.serial(token, async () => {
+      const fresh = (await store.get<ChoiceRecord>(keys.choice(token))) ?? rec;
+      fresh.message = message;
+      await store.set(keys.choice(token), fresh);
+      if (fresh.state !== 'pending') await this.save(ctx.outlet, fresh);
+    });
   }
 
   /** A button press from the platform. Every press gets an answer. */

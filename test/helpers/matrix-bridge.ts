@@ -74,7 +74,7 @@ export async function startMatrixWorld(options: MatrixWorldOptions): Promise<Mat
       routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 50, maxMessageChars: 100_000 },
       replies: { editIntervalMs: { direct: 100, group: 100 }, showTools: true, showUsage: false },
       defaultPermissionMode: 'default',
-      log: silentLog,
+      log: log ? ({ ...log, error: console.error } as never) : silentLog,
       retryMinMs: 100,
     });
     await world.bridge.start();
