@@ -112,8 +112,8 @@ it('a DM through the daemon: invited, answers, survives SIGKILL mid-turn with on
   const store = JSON.parse(readFileSync(join(dir, 'store.json'), 'utf8'));
   const login = store.entries['adapter/matrix/login']?.v;
   expect(login?.userId).toBe(bot.userId);
-  const devices = await (await fetch(`${synapse().url}/_matrix/client/v3/devices`, { headers: { authorization: `Bearer ${login.accessToken}` } })).json();
-  expect((devices.devices as Array<{ display_name?: string }>).filter((d) => d.display_name === 'loopbridge')).toHaveLength(1);
+  const devices = (await (await fetch(`${synapse().url}/_matrix/client/v3/devices`, { headers: { authorization: `Bearer ${login.accessToken}` } })).json()) as { devices: Array<{ display_name?: string }> };
+  expect(devices.devices.filter((d) => d.display_name === 'loopbridge')).toHaveLength(1);
   for (const out of outputs) {
     expect(out).not.toContain(BOT_PASSWORD);
     expect(out).not.toContain(login.accessToken);

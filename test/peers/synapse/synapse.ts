@@ -103,6 +103,8 @@ suppress_key_server_warning: true
 presence: {enabled: false}
 url_preview_enabled: false
 enable_metrics: false
+# Registering throwaway users: cheap password hashing (the default 12 rounds cost ~0.3 s of CPU each).
+bcrypt_rounds: 4
 ${rateLimitConfig(options.rateLimits ?? 'raised')}
 `;
 }
