@@ -81,6 +81,25 @@ describe('matrix: direct room', () => {
     expect(world.proxy.calls().some((c) => c.method === 'PUT' && /\/typing\//.test(c.path))).toBe(true);
   });
 
+  it('a send whose answer was lost is retried with the same transaction: one message, not two', async () => {
+    const before = (await botMessages(dm)).length;
+    world.proxy.loseNextResponses(1); // Synapse makes the event, the bot never hears back
+    await alice.say(dm, 'lost-answer hello');
+    await waitFor(async () => ((await answered(dm, 'lost-answer')).length ? true : undefined), 'the answer', 20_000);
+    await barrier(dm);
+    expect(await answered(dm, 'lost-answer')).toHaveLength(1);
+    // The reply and the barrier's answer (a "📥 Queued" notice may sit between them), nothing doubled.
+    expect((await botMessages(dm)).slice(before).filter((m) => !m.body.startsWith('📥'))).toHaveLength(2);
+  });
+
+  it('a transient outage of outbound calls (502s) is retried: the reply still arrives once', async () => {
+    world.proxy.failNext(2);
+    await alice.say(dm, 'outage hello');
+    await waitFor(async () => ((await answered(dm, 'outage hello')).length ? true : undefined), 'the answer', 20_000);
+    await barrier(dm);
+    expect(await answered(dm, 'outage hello')).toHaveLength(1);
+  });
+
   it('markup in a reply is escaped: the HTML never carries a tag the agent wrote', async () => {
     const before = (await botMessages(dm)).length;
     await alice.say(dm, 'markdown');

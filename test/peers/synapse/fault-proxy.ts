@@ -11,6 +11,8 @@ export interface FaultProxy {
   url: string;
   /** The next `n` outbound calls (PUT …/send/…, redactions) answer 502 Bad Gateway without reaching Synapse. */
   failNext(n: number): void;
+  /** The next `n` outbound calls reach Synapse (the event is made), but their answer is lost: 502, as a gateway timeout. */
+  loseNextResponses(n: number): void;
   /**
    * The bot's next /sync reads again from the position just before the response that carried `eventId`,
    * so that event (and everything after it) is delivered a second time. Resolves once that replayed
@@ -38,6 +40,7 @@ const SYNC = /^\/_matrix\/client\/v3\/sync\b/;
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   let failBudget = 0;
+  let loseBudget = 0;
   let failedCount = 0;
   let limited = 0;
   const log: Array<{ method: string; path: string; status: number; at: number }> = [];
@@ -55,6 +58,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
       return;
     }
+    const lose = OUTBOUND.test(path) && method !== 'GET' && loseBudget > 0;
+    if (lose) loseBudget--;
     let forwardPath = path;
     let replaying = false;
     if (SYNC.test(path) && method === 'GET' && replay) {
@@ -75,6 +80,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         const status = upRes.statusCode ?? 502;
         if (status === 429) limited++;
         log.push({ method, path, status, at: Date.now() });
+        if (lose) {
+          failedCount++;
+          upRes.resume();
+          res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+          return;
+        }
         if (!SYNC.test(path) || replaying) {
           res.writeHead(status, upRes.headers);
           upRes.pipe(res);
@@ -106,6 +117,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${port}`,
     failNext(n) {
       failBudget += n;
+    },
+    loseNextResponses(n) {
+      loseBudget += n;
     },
     async replaySyncWith(eventId) {
       // The event may still be on its way to the bot: wait for the response that carries it.
