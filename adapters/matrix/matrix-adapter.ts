@@ -29,14 +29,10 @@ import { RoomEvents } from './room-events.js';
 import { Rooms } from './rooms.js';
 import { EventSenders } from './senders.js';
 import { deleteMessage, editMessage, sendMessage, sendTyping, type SendContext } from './send.js';
-import { SyncLoop } from './sync.js';
+import { SyncLoop, type SyncLog } from './sync.js';
 
 /** The logger the adapter writes to (pino-compatible). Tokens and passwords never appear in it. */
-export interface MatrixLog {
-  info(o: object, m?: string): void;
-  warn(o: object, m?: string): void;
-  debug(o: object, m?: string): void;
-}
+export type MatrixLog = SyncLog;
 
 export interface MatrixAdapterOptions {
   /** Client-server API origin, e.g. https://matrix.example.org. */
