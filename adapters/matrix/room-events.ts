@@ -4,7 +4,7 @@
 // prompt), notices of other bots, edits. Messages are deduplicated by the core on their event id; a
 // reaction (a press, which the core does not queue) is claimed here, durably, before it is handed over.
 import type { MatrixClient } from 'matrix-bot-sdk';
-import type { AdapterState, ConversationRef, InboundSink, Sender } from '../../src/core/adapter-types.js';
+import { PlatformError, type AdapterState, type ConversationRef, type InboundSink, type Sender } from '../../src/core/adapter-types.js';
 import { call, describe } from './errors.js';
 import type { Invites } from './invites.js';
 import { MATRIX_PLATFORM, parseMessageEvent, type MatrixSelf, type RoomEvent } from './parse.js';
@@ -76,6 +76,11 @@ export class RoomEvents {
         continue;
       }
       if (initial || (await this.beforeWatermark(roomId, ev))) continue;
+      if (ev.type === 'm.room.encrypted') {
+        // Encrypted traffic in a room we did not know was encrypted (its state was missed): it is.
+        await this.deps.invites.encrypted(roomId, undefined);
+        return;
+      }
       if (ev.type === 'm.room.message' || ev.type === 'm.sticker') await this.message(roomId, ev);
       else if (ev.type === 'm.reaction') await this.reaction(roomId, ev);
     }
@@ -119,10 +124,21 @@ export class RoomEvents {
     senders.remember(ev.event_id, ev.sender);
     const parsed = parseMessageEvent(ev, self, { commands: this.deps.commands });
     if (!parsed) return;
+    let isDirect: boolean;
+    try {
+      isDirect = await rooms.isDirect(roomId);
+    } catch (err) {
+      // Refused for good (the bot is no longer in the room): skip the event rather than stall intake on it.
+      if (err instanceof PlatformError && err.permanent) {
+        this.deps.log.warn({ roomId, eventId: ev.event_id, err: describe(err, this.deps.secret) }, 'matrix: cannot read the room\'s members; message skipped');
+        return;
+      }
+      throw err;
+    }
     const conversation: ConversationRef = {
       platform: MATRIX_PLATFORM,
       chatId: roomId,
-      isDirect: await rooms.isDirect(roomId),
+      isDirect,
       ...(parsed.threadId ? { threadId: parsed.threadId } : {}),
     };
     const replyToBot = parsed.inReplyTo !== undefined && (await this.senderOf(roomId, parsed.inReplyTo)) === self.userId;
