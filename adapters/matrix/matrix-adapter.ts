@@ -49,7 +49,7 @@ export interface MatrixAdapterOptions {
   commands?: string[];
   /** Pace of intermediate edits of one live message, ms; default { direct: 1000, group: 3000 }. */
   editIntervalMs?: { direct: number; group: number };
-  /** The bot's call budget; default { globalPerSecond: 10, privateChatIntervalMs: 500, groupChatIntervalMs: 1000, groupPerMinute: 0 }. */
+  /** The bot's call budget; default { globalPerSecond: 20, privateChatIntervalMs: 500, groupChatIntervalMs: 1000, groupPerMinute: 0 }. */
   rate?: RateBudget;
   /** Default: silent. */
   log?: MatrixLog;
@@ -61,7 +61,7 @@ export interface MatrixAdapterOptions {
  * A homeserver's own limit is per account (Synapse's default is 0.2 events/s with a burst of 10; operators
  * lift it for bots): the budget keeps well-behaved pacing and the scheduler waits out any M_LIMIT_EXCEEDED.
  */
-const DEFAULT_RATE: RateBudget = { globalPerSecond: 10, privateChatIntervalMs: 500, groupChatIntervalMs: 1000, groupPerMinute: 0 };
+const DEFAULT_RATE: RateBudget = { globalPerSecond: 20, privateChatIntervalMs: 500, groupChatIntervalMs: 1000, groupPerMinute: 0 };
 const SILENT: MatrixLog = { info() {}, warn() {}, debug() {} };
 
 export class MatrixAdapter implements ChatAdapter {
