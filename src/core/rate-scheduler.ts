@@ -279,7 +279,9 @@ export class RateScheduler {
       if (err.global) {
         const at = this.now();
         this.globalPausedUntil = Math.max(this.globalPausedUntil, at + err.retryAfterMs);
-        this.lastGlobalRetryMs = Math.min(err.retryAfterMs, MAX_SERIAL_PACE_MS);
+        // A 429 met mid-refill names less than a full refill: pace by the longest seen in this window.
+        const longest = at < this.serialUntil ? Math.max(this.lastGlobalRetryMs, err.retryAfterMs) : err.retryAfterMs;
+        this.lastGlobalRetryMs = Math.min(longest, MAX_SERIAL_PACE_MS);
         this.serialUntil = at + SERIAL_WINDOW_MS;
       }
       this.options.onRateLimited?.(task.target, err.retryAfterMs);
