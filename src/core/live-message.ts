@@ -153,7 +153,12 @@ export class LiveMessage {
   }
 
   private kick(): void {
-    if (this.failure || this.abandoned || this.deps.signal.aborted) return;
+    if (this.failure || this.abandoned) return;
+    if (this.deps.signal.aborted) {
+      // Shutting down: nothing more will be sent, so whoever waits for the final must not wait forever.
+      this.settle(new TaskCancelledError('aborted'));
+      return;
+    }
     if (this.source) {
       // A queued step renders the newest content itself; otherwise render once the pace allows a call
       // (at once for the first message, so the first text shows as soon as it exists).
