@@ -7,6 +7,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# matrix-bot-sdk's native E2EE module is replaced by this stub (package.json "overrides"); npm ci needs it.
+COPY adapters/matrix/crypto-stub ./adapters/matrix/crypto-stub
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -18,6 +20,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY adapters/matrix/crypto-stub ./adapters/matrix/crypto-stub
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin

@@ -91,7 +91,31 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         }),
       );
     }
-    if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `slack:` or `console:` section');
+    if (config.matrix) {
+      // Loaded only when configured, like Slack: matrix-bot-sdk is a large import.
+      const { MatrixAdapter } = await import('../adapters/matrix/index.js');
+      const m = config.matrix;
+      const matrixIds = (ids: string[]) => new Set(ids.filter((id) => id.startsWith('matrix:')).map((id) => id.slice('matrix:'.length)));
+      adapters.push(
+        new MatrixAdapter({
+          homeserverUrl: m.homeserverUrl,
+          accessToken: m.accessToken ?? undefined,
+          userId: m.userId ?? undefined,
+          password: m.password ?? undefined,
+          invites: {
+            autoJoin: m.autoJoin,
+            users: matrixIds(config.access.users),
+            rooms: matrixIds(config.access.groups),
+            // With pairing or an open door, a stranger must be able to open a DM to be answered at all.
+            directFromAnyone: config.access.dm !== 'allowlist',
+          },
+          commands: Object.keys(COMMANDS),
+          editIntervalMs: config.replies.editIntervalMs,
+          log: log.child({ adapter: 'matrix' }),
+        }),
+      );
+    }
+    if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `slack:`, `matrix:` or `console:` section');
     const bridge = new Bridge({
       client,
       store,

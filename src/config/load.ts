@@ -231,6 +231,15 @@ function crossKeyErrors(tree: unknown, options: ResolveOptions): ConfigIssue[] {
       });
     }
   }
+  const mx = isObject(tree) ? tree.matrix : undefined;
+  if (isObject(mx)) {
+    if (mx.accessToken === undefined && mx.userId === undefined && mx.password === undefined) {
+      out.push({ path: 'matrix.accessToken', message: 'is required — give the bot account\'s access token, or matrix.userId and matrix.password to log in' });
+    } else if (mx.accessToken === undefined) {
+      if (mx.userId === undefined) out.push({ path: 'matrix.userId', message: 'is required with matrix.password — give the bot\'s user id, e.g. @loopbot:example.org' });
+      if (mx.password === undefined) out.push({ path: 'matrix.password', message: 'is required with matrix.userId (or give matrix.accessToken instead) — e.g. password: ${MATRIX_PASSWORD}' });
+    }
+  }
   return out;
 }
 
@@ -282,6 +291,15 @@ function toConfig(p: ParsedConfig): Config {
           host: p.slack.host,
           apiUrl: p.slack.apiUrl.endsWith('/') ? p.slack.apiUrl : `${p.slack.apiUrl}/`,
           threadFollow: p.slack.threadFollow,
+        }
+      : null,
+    matrix: p.matrix
+      ? {
+          homeserverUrl: p.matrix.homeserverUrl.replace(/\/+$/, ''),
+          accessToken: p.matrix.accessToken ?? null,
+          userId: p.matrix.userId ?? null,
+          password: p.matrix.password ?? null,
+          autoJoin: p.matrix.autoJoin,
         }
       : null,
     console: p.console ? { user: p.console.user } : null,
@@ -349,13 +367,26 @@ function collectWarnings(c: Config, tree: unknown): string[] {
       if (isSet(tree, ['slack', key])) w.push(`slack.${key}: has no effect while slack.mode is ${c.slack.mode} — remove it, or set slack.mode: ${c.slack.mode === 'socket' ? 'http' : 'socket'}`);
     }
   }
-  if (!c.telegram && !c.slack && !c.console) {
-    w.push('(file): no chat adapter is configured, so there is nothing to bridge — add a telegram:, slack: or console: section');
-  }
   if (c.store.url) {
     for (const key of ['path', 'flushDelayMs']) {
       if (isSet(tree, ['store', key])) w.push(`store.${key}: has no effect while store.url is set (the state lives in PostgreSQL) — remove it, or remove store.url to use the file`);
     }
+  }
+  if (c.matrix) {
+    if (c.matrix.accessToken && c.matrix.password) {
+      w.push('matrix.password: has no effect while matrix.accessToken is set (the token is used) — remove one of them');
+    }
+    const u = new URL(c.matrix.homeserverUrl);
+    if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname)) {
+      w.push('matrix.homeserverUrl: uses plain http to a non-local host, so the access token travels unencrypted — use https');
+    }
+    const mxIds = [...access.users, ...access.groups].filter((id) => id.startsWith('matrix:'));
+    if (mxIds.length === 0 && access.dm === 'allowlist') {
+      w.push('matrix: no matrix: ids in access.users, access.admins or access.groups, so the bot refuses every invite and message on Matrix — add e.g. matrix:@you:example.org to access.users');
+    }
+  }
+  if (!c.telegram && !c.slack && !c.matrix && !c.console) {
+    w.push('(file): no chat adapter is configured, so there is nothing to bridge — add a telegram:, slack:, matrix: or console: section');
   }
   if (isSet(tree, ['ops', 'httpHost']) && c.ops.httpPort === null) {
     w.push('ops.httpHost: has no effect while ops.httpPort is not set — set ops.httpPort to serve /healthz and /metrics');

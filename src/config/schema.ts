@@ -162,6 +162,21 @@ export interface SlackConfig {
   threadFollow: boolean;
 }
 
+/** `matrix:` — present in the file ⇒ the Matrix adapter runs. Either `accessToken`, or `userId` + `password`. */
+export interface MatrixConfig {
+  /** Client-server API origin of the bot's homeserver, e.g. `https://matrix.example.org`. Required. */
+  homeserverUrl: string;
+  /** The bot account's access token; `null` when logging in with userId + password. Never log it. */
+  accessToken: string | null;
+  /** The bot's user id, `@name:server`; required with `password`. `null` when not given. */
+  userId: string | null;
+  /** The bot account's password: used once to log in, the token is then kept in the store. `null` when not given. Never log it. */
+  password: string | null;
+  /** Accept invites from allowed users (access.users, access.admins) and into allowed rooms (access.groups), refuse the rest.
+   * `false` leaves every invite pending (join the bot by hand). Default `true`. */
+  autoJoin: boolean;
+}
+
 /** `console:` — present in the file ⇒ the local terminal adapter runs (the demo). */
 export interface ConsoleConfig {
   /** The terminal user's id; it is addressed as `console:<user>` in `access`. Default `you`. */
@@ -196,6 +211,8 @@ export interface Config {
   telegram: TelegramConfig | null;
   /** `null` when the file has no `slack:` section (the adapter does not run). */
   slack: SlackConfig | null;
+  /** `null` when the file has no `matrix:` section (the adapter does not run). */
+  matrix: MatrixConfig | null;
   /** `null` when the file has no `console:` section (the adapter does not run). */
   console: ConsoleConfig | null;
   ops: OpsConfig;
@@ -264,6 +281,20 @@ function qualifiedId(kind: 'user' | 'group') {
     if (!m || !(PLATFORMS as readonly string[]).includes(m[1])) {
       ctx.addIssue({ code: 'custom', message: `must be platform:id with platform one of ${PLATFORMS.join(', ')} — e.g. ${example}` });
       return;
+    }
+    if (m[1] === 'matrix') {
+      const ok = kind === 'user' ? /^@[^:\s]+:\S+$/ : /^![^\s]+$/;
+      if (!ok.test(m[2])) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            kind === 'user'
+              ? 'Matrix user ids look like @name:server — e.g. matrix:@ann:example.org'
+              : m[2].startsWith('#')
+                ? 'use the room id (!…, in the client\'s room settings under Advanced), not an alias — e.g. matrix:!AbCdEf:example.org'
+                : 'Matrix room ids start with ! — e.g. matrix:!AbCdEf:example.org',
+        });
+      }
     }
     const numeric = kind === 'user' ? /^\d+$/ : /^-?\d+$/;
     if (m[1] === 'telegram' && !numeric.test(m[2])) {
@@ -409,6 +440,19 @@ const slackSchema = z.strictObject({
   threadFollow: bool().default(true),
 });
 
+const matrixSchema = z.strictObject({
+  homeserverUrl: httpUrl('give the client-server API origin of the bot\'s homeserver, e.g. https://matrix.example.org'),
+  // accessToken / userId / password: which combination is required is checked in crossKeyErrors.
+  accessToken: nonEmpty('give the bot account\'s access token, e.g. accessToken: ${MATRIX_ACCESS_TOKEN}').optional(),
+  userId: z
+    .string({ error: 'must be a Matrix user id string — e.g. @loopbot:example.org' })
+    .trim()
+    .regex(/^@[^:\s]+:\S+$/, { error: 'is not a Matrix user id (expected @name:server) — e.g. @loopbot:example.org' })
+    .optional(),
+  password: nonEmpty('give the bot account\'s password, e.g. password: ${MATRIX_PASSWORD}').optional(),
+  autoJoin: bool().default(true),
+});
+
 const consoleSchema = z.strictObject({
   user: z
     .string({ error: 'must be a string — e.g. you' })
@@ -436,6 +480,7 @@ export const configSchema = z.strictObject(
     replies: section(repliesSchema).prefault({}),
     telegram: section(telegramSchema).optional(),
     slack: section(slackSchema).optional(),
+    matrix: section(matrixSchema).optional(),
     console: section(consoleSchema).optional(),
     ops: section(opsSchema).prefault({}),
   },

@@ -71,6 +71,21 @@ export interface InboundPress {
 
 export type InboundEvent = InboundMessage | InboundPress;
 
+/**
+ * A small durable key/value space of one adapter's own (sync position, login, what its reactions mean),
+ * kept in the core's store under the adapter's platform name. Values are plain JSON.
+ */
+export interface AdapterState {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** `ttlMs`: forget the value after this many milliseconds (absent = keep). */
+  set(key: string, value: unknown, options?: { ttlMs?: number }): Promise<void>;
+  /** Sets only if absent (or expired); true if it set it. */
+  setIfAbsent(key: string, value: unknown, options?: { ttlMs?: number }): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Resolves once every change made before the call is durable. */
+  flush(): Promise<void>;
+}
+
 /** The only thing an adapter sees of the core. */
 export interface InboundSink {
   /**
@@ -78,6 +93,8 @@ export interface InboundSink {
    * ignored); the adapter acknowledges the platform only after that (e.g. confirms the update offset).
    */
   accept(event: InboundEvent): Promise<void>;
+  /** The adapter's durable state (the bridge always gives one; adapters that keep nothing ignore it). */
+  state?: AdapterState;
 }
 
 /** A message the bot posted, as the platform identifies it. */
@@ -90,12 +107,14 @@ export interface Button {
   label: string;
   /** Opaque short token the core maps to an action. ≤ 32 ASCII chars. */
   token: string;
+  /** The reaction that stands for this button where choices are answered by reacting (capabilities.buttons 'reactions'), e.g. ✅ or 1️⃣; absent = no reaction for it. */
+  key?: string;
 }
 
 /** What the core asks an adapter to show. `text` is markdown; the adapter formats it. */
 export interface OutboundMessage {
   text: string;
-  /** Rows of buttons (only when capabilities.buttons is 'native'). */
+  /** Rows of buttons (capabilities.buttons 'native'; with 'reactions', buttons that carry a `key`). */
   buttons?: Button[][];
   /** Send without formatting (the text is shown literally). */
   plain?: boolean;
@@ -177,12 +196,16 @@ export interface ChatAdapter {
 /** Adapters throw this for a platform 429 so the core's scheduler can wait and retry. */
 export class PlatformRateLimitError extends Error {
   override readonly name = 'PlatformRateLimitError';
+  /** The limit is the bot's as a whole (e.g. Matrix's per-account limit): every chat waits, not just this one. Default false. */
+  readonly global: boolean;
   constructor(
     /** How long the platform asked us to wait, in milliseconds. */
     readonly retryAfterMs: number,
     message = `rate limited; retry after ${retryAfterMs} ms`,
+    options?: { global?: boolean },
   ) {
     super(message);
+    this.global = options?.global ?? false;
   }
 }
 

@@ -7,6 +7,7 @@ import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
 import type { Store } from '../store/store.js';
 import { Access, type AccessConfig } from './access.js';
+import { adapterState } from './adapter-state.js';
 import type { ChatAdapter, InboundEvent } from './adapter-types.js';
 import { ChoiceRegistry } from './choices.js';
 import { Intake, type RoutingConfig } from './intake.js';
@@ -126,7 +127,7 @@ export class Bridge {
   async start(): Promise<void> {
     this.accepting = true;
     for (const outlet of this.outlets.values()) {
-      const sink = { accept: (ev: InboundEvent) => this.accept(outlet, ev) };
+      const sink = { accept: (ev: InboundEvent) => this.accept(outlet, ev), state: adapterState(this.options.store, outlet.adapter.platform) };
       outlet.bot = await outlet.adapter.start(sink, this.intakeAbort.signal);
       this.options.log.info({ platform: outlet.adapter.platform, bot: outlet.bot.username ?? outlet.bot.id }, 'adapter started');
     }

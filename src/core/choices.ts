@@ -71,8 +71,15 @@ export class ChoiceRegistry {
     await store.set(keys.pendingChoice(rec.convKey), token);
     const open = (await store.get<string[]>(keys.openChoices(ctx.loopId))) ?? [];
     await store.set(keys.openChoices(ctx.loopId), [...open, token]);
-    rec.message = await ctx.outlet.send(ctx.conversation, this.render(rec, ctx.outlet));
-    await store.set(keys.choice(token), rec);
+    const message = await ctx.outlet.send(ctx.conversation, this.render(rec, ctx.outlet));
+    // An answer can arrive before send returns (a reaction on a message that exists but is still being
+    // decorated): record the message on the current record, and show an outcome it could not edit in.
+    await this.serial(token, async () => {
+      const fresh = (await store.get<ChoiceRecord>(keys.choice(token))) ?? rec;
+      fresh.message = message;
+      await store.set(keys.choice(token), fresh);
+      if (fresh.state !== 'pending') await this.save(ctx.outlet, fresh);
+    });
   }
 
   /** A button press from the platform. Every press gets an answer. */
@@ -100,7 +107,12 @@ export class ChoiceRegistry {
     if (!token) return 'not-a-choice-answer';
     const rec = await this.deps.store.get<ChoiceRecord>(keys.choice(token));
     if (!rec || rec.state !== 'pending') return 'not-a-choice-answer';
-    if (!this.allowed(rec, sender)) return 'not-a-choice-answer';
+    if (!this.allowed(rec, sender)) {
+      // `!allow`, `!2`…: an explicit answer command is never text for the loop, whoever sends it.
+      if (!EXPLICIT_ANSWER.test(text.trim())) return 'not-a-choice-answer';
+      await outlet.send(rec.conversation, { text: `Only ${rec.ownerName ?? 'the person who asked'} or an admin can answer this.`, plain: true });
+      return 'answered';
+    }
     const t = text.trim().replace(/^!/, '');
     let action: string | null = null;
     if (rec.kind === 'permission') {
@@ -243,7 +255,7 @@ export class ChoiceRegistry {
   }
 
   private render(rec: ChoiceRecord, outlet: Outlet): OutboundMessage {
-    const textMode = outlet.adapter.capabilities.buttons !== 'native';
+    const mode = outlet.adapter.capabilities.buttons;
     const lines: string[] = [];
     let buttons: Button[][] | undefined;
     if (rec.kind === 'permission') {
@@ -253,8 +265,12 @@ export class ChoiceRegistry {
       if (p.title && !p.title.endsWith(p.tool)) lines.push(p.title);
       if (p.reason) lines.push(p.reason);
       if (rec.state === 'pending') {
-        if (textMode) lines.push('Reply **allow** or **deny**.');
-        else buttons = [[{ label: '✅ Allow', token: `${rec.token}.a` }, { label: '🚫 Deny', token: `${rec.token}.d` }]];
+        if (mode === 'text') lines.push('Reply **allow** or **deny**.');
+        else if (mode === 'reactions') lines.push('React ✅ to allow or ❌ to deny (or send `!allow` / `!deny`).');
+        if (mode !== 'text') {
+          const keyed = mode === 'reactions';
+          buttons = [[{ label: '✅ Allow', token: `${rec.token}.a`, ...(keyed ? { key: '✅' } : {}) }, { label: '🚫 Deny', token: `${rec.token}.d`, ...(keyed ? { key: '❌' } : {}) }]];
+        }
       }
     } else {
       const questions = rec.question!.questions;
@@ -262,8 +278,17 @@ export class ChoiceRegistry {
       const q = questions[step];
       if (rec.state === 'pending') {
         lines.push(...questionLines(q, step, questions.length, rec.toggled));
-        if (textMode) {
+        if (mode === 'text') {
           lines.push(q.multiSelect ? 'Reply with the numbers of your picks, e.g. `1,3`, or type your own answer.' : 'Reply with a number, or type your own answer.');
+        } else if (mode === 'reactions') {
+          // Reactions can only stand for the first ten options; the rest are answered by number.
+          buttons = q.options.map((o, i) => [{ label: o.label.slice(0, 60), token: `${rec.token}.${i}`, ...(NUMBER_KEYS[i] ? { key: NUMBER_KEYS[i] } : {}) }]);
+          if (q.multiSelect) buttons.push([{ label: 'Submit', token: `${rec.token}.s`, key: '✅' }]);
+          lines.push(
+            q.multiSelect
+              ? 'React with the numbers of your picks, then ✅ to submit (or send `!1,3`). Or reply to this message with your own answer.'
+              : 'React with a number (or send `!1`). Or reply to this message with your own answer.',
+          );
         } else {
           buttons = q.options.map((o, i) => [{ label: `${q.multiSelect ? (rec.toggled.includes(i) ? '☑ ' : '☐ ') : ''}${o.label}`.slice(0, 60), token: `${rec.token}.${i}` }]);
           if (q.multiSelect) buttons.push([{ label: 'Submit', token: `${rec.token}.s` }]);
@@ -288,6 +313,12 @@ export class ChoiceRegistry {
     return next;
   }
 }
+
+/** Reactions for options 1–10 (reaction mode). */
+const NUMBER_KEYS = ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣', '6️⃣', '7️⃣', '8️⃣', '9️⃣', '🔟'];
+
+/** A typed answer meant as a command: `!allow`, `!deny`, `!2`, `!1,3`. */
+const EXPLICIT_ANSWER = /^!\s*(allow|deny|\d+(\s*,\s*\d+)*)$/i;
 
 function questionLines(q: Question, step: number, total: number, toggled: number[]): string[] {
   const head = `❓ **${q.header ?? 'Question'}**${total > 1 ? ` (${step + 1}/${total})` : ''}`;

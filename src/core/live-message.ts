@@ -8,7 +8,7 @@
 // instead of an edited message; only finished chunks, and at the end the final one, become real messages.
 
 import type { ChatAdapter, ConversationRef, MessageRef, OutboundMessage } from './adapter-types.js';
-import { PlatformError } from './adapter-types.js';
+import { PlatformError, PlatformRateLimitError } from './adapter-types.js';
 import { Priority, TaskCancelledError, type RateScheduler, type ScheduledTask, type SchedulerTarget } from './rate-scheduler.js';
 
 /**
@@ -82,6 +82,12 @@ export class LiveMessage {
   private drafted: string | null = null;
   /** Newer content not rendered yet (see LiveContent). */
   private source: (() => OutboundMessage[]) | null = null;
+  /**
+   * A send that failed without a known outcome (it may have posted): its retry sends the very same message,
+   * so an adapter whose sends are idempotent per message (Matrix transaction ids) gets the first post back
+   * instead of making a second one; newer content then follows as an edit.
+   */
+  private unsure: { index: number; message: OutboundMessage } | null = null;
   private readonly now: () => number;
   /** A slot of the edit budget held for this reply's final edit (see the header). */
   private editReserved = false;
@@ -292,10 +298,17 @@ export class LiveMessage {
     const message = this.wanted[i];
     const s = sig(message);
     if (i === this.delivered.length) {
-      const ref = await adapter.send(conversation, message, signal);
+      const toSend = this.unsure?.index === i ? this.unsure.message : message;
+      this.unsure = { index: i, message: toSend };
+      const ref = await adapter.send(conversation, toSend, signal).catch((err) => {
+        // Refused or rate limited: it did not post, so the retry may send the newest content.
+        if ((err instanceof PlatformError && err.permanent) || err instanceof PlatformRateLimitError) this.unsure = null;
+        throw err;
+      });
+      this.unsure = null;
       // A new chunk counts as a write of the reply: the next intermediate edit keeps the pace from it.
       this.lastEditAt = this.now();
-      this.delivered.push({ ref, sig: s, finalized: false });
+      this.delivered.push({ ref, sig: sig(toSend), finalized: false });
       created = true;
     } else if (this.delivered[i].sig !== s) {
       try {

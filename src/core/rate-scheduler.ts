@@ -82,12 +82,27 @@ interface ChatState {
   inFlight: boolean;
 }
 
+/** How long one-at-a-time pacing lasts after the last bot-wide 429, ms. */
+const SERIAL_WINDOW_MS = 60_000;
+/** The longest pause after each success in that mode, ms (one long retry-after must not slow everything). */
+const MAX_SERIAL_PACE_MS = 10_000;
+
 export class RateScheduler {
   private readonly chats = new Map<string, ChatState>();
   private readonly global: number[] = [];
   /** Start times within the last minute, per capped kind. */
   private readonly kinds = new Map<CallKind, number[]>();
   private readonly reserved = new Map<CallKind, number>();
+  /** No call starts before this (a platform 429 that holds back the whole bot). */
+  private globalPausedUntil = 0;
+  /**
+   * After a bot-wide 429 the bot's real budget is smaller than ours: until this time (a minute without
+   * another one) calls go one at a time, each success followed by a pause as long as the last retry-after
+   * (the platform's refill time), instead of releasing every waiting chat at once to earn a 429 each.
+   */
+  private serialUntil = 0;
+  private lastGlobalRetryMs = 0;
+  private running = 0;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -212,7 +227,7 @@ export class RateScheduler {
     // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
     const gap = 1000 / this.budget.globalPerSecond;
     const last = this.global[this.global.length - 1];
-    const spaced = last === undefined || gap < 2 ? now : Math.max(now, last + gap);
+    const spaced = Math.max(last === undefined || gap < 2 ? now : Math.max(now, last + gap), this.globalPausedUntil);
     if (this.global.length < this.budget.globalPerSecond) return spaced;
     return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
   }
@@ -272,6 +287,7 @@ export class RateScheduler {
       }
       if (!best) return this.arm(wakeAt);
       if (globalAt > now) return this.arm(globalAt);
+      if (this.running > 0 && now < this.serialUntil) return; // the running call's end pumps again
       this.start(best.chat, best.task, now);
     }
   }
@@ -304,14 +320,20 @@ export class RateScheduler {
     if (task.target.isGroup) chat.minute.push(now);
     const interval = task.target.isGroup ? this.budget.groupChatIntervalMs : this.budget.privateChatIntervalMs;
     chat.nextAt = now + interval;
+    this.running++;
     task
       .run()
       .then(
-        (v) => task.resolve(v),
+        (v) => {
+          const at = this.now();
+          if (at < this.serialUntil) this.globalPausedUntil = Math.max(this.globalPausedUntil, at + this.lastGlobalRetryMs);
+          task.resolve(v);
+        },
         (err) => this.failed(chat, task, err),
       )
       .finally(() => {
         chat.inFlight = false;
+        this.running--;
         this.pump();
       });
   }
@@ -323,6 +345,14 @@ export class RateScheduler {
       this.stats.rateLimited++;
       this.stats.rateLimitWaitMs += err.retryAfterMs;
       chat.nextAt = Math.max(chat.nextAt, this.now() + err.retryAfterMs);
+      if (err.global) {
+        const at = this.now();
+        this.globalPausedUntil = Math.max(this.globalPausedUntil, at + err.retryAfterMs);
+        // A 429 met mid-refill names less than a full refill: pace by the longest seen in this window.
+        const longest = at < this.serialUntil ? Math.max(this.lastGlobalRetryMs, err.retryAfterMs) : err.retryAfterMs;
+        this.lastGlobalRetryMs = Math.min(longest, MAX_SERIAL_PACE_MS);
+        this.serialUntil = at + SERIAL_WINDOW_MS;
+      }
       this.options.onRateLimited?.(task.target, err.retryAfterMs);
       task.started = false;
       chat.queue.unshift(task);

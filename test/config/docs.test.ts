@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { configKeyPaths } from '../../src/config/schema.js';
-import { uncommentSlack, uncommentTelegram } from './helpers.js';
+import { uncommentMatrix, uncommentSlack, uncommentTelegram } from './helpers.js';
 
 const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8');
 
@@ -18,7 +18,7 @@ describe('config docs', () => {
   const keys = configKeyPaths();
 
   it('the schema lists leaf keys of every section, nested ones by their full path', () => {
-    for (const key of ['telegram.webhook.secretToken', 'replies.editIntervalMs.group', 'store.url', 'ops.controlSocket', 'slack.threadFollow']) expect(keys).toContain(key);
+    for (const key of ['telegram.webhook.secretToken', 'replies.editIntervalMs.group', 'store.url', 'ops.controlSocket', 'slack.threadFollow', 'matrix.autoJoin']) expect(keys).toContain(key);
     // Leaves only: a section name alone is never a key.
     expect(keys).not.toContain('telegram.webhook');
   });
@@ -26,7 +26,7 @@ describe('config docs', () => {
   it('the example config holds every key (commented ones included) with a default noted', () => {
     const example = read('../../config/loopbridge.example.yaml');
     // Uncomment everything the example marks as optional-to-enable, then read the keys it really holds.
-    const full = uncommentSlack(uncommentTelegram(example, { webhook: true }))
+    const full = uncommentMatrix(uncommentSlack(uncommentTelegram(example, { webhook: true })))
       .replace(/^ {2}# (pairingCodeTtlMs|httpHost|controlSocket):/gm, '  $1:');
     const present = leafPaths(parse(full));
     for (const key of keys) expect(present, key).toContain(key);

@@ -85,3 +85,12 @@ export function uncommentSlack(text: string): string {
   if (start < 0 || end <= start) throw new Error('slack block markers not found in the example');
   return lines.map((l, i) => (i <= start || i >= end ? l : uncommentLine(l))).join('\n');
 }
+
+/** Uncomments the example's matrix block once (its instructions). */
+export function uncommentMatrix(text: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('# --- matrix'));
+  const end = lines.findIndex((l) => l.startsWith('# --- end matrix'));
+  if (start < 0 || end <= start) throw new Error('matrix block markers not found in the example');
+  return lines.map((l, i) => (i <= start || i >= end ? l : uncommentLine(l))).join('\n');
+}

@@ -23,6 +23,7 @@ describe('resolveConfig: defaults', () => {
         rate: { globalPerSecond: 30, privateChatIntervalMs: 1000, groupChatIntervalMs: 3000, groupPerMinute: 20 },
       },
       slack: null,
+      matrix: null,
       console: null,
       ops: { httpPort: null, httpHost: '127.0.0.1', logLevel: 'info', logFormat: 'auto', controlSocket: './data/loopbridge.json.sock' },
     });
