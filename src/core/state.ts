@@ -43,6 +43,8 @@ export interface TurnRecord {
   progress: TurnProgress;
   chunks: DeliveredChunk[];
   startedAt: number;
+  /** Epoch ms of the last persist while streaming: after a restart, when our stream was last known attached. */
+  seenAt?: number;
 }
 
 export type ChoiceState = 'pending' | 'answered' | 'expired';

@@ -89,6 +89,7 @@ export class TurnRunner {
       const now = Date.now();
       if (!force && now - lastPersist < persistEvery) return;
       lastPersist = now;
+      record.seenAt = now;
       void store.set(turnKey, streamingRecord(record)).catch(() => {});
     };
     const render = (final: boolean): OutboundMessage[] =>
@@ -106,7 +107,9 @@ export class TurnRunner {
         this.deps.client,
         loopId,
         { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
-        { idempotencyKey: item.id, signal },
+        // A resumed turn ran with no stream of ours since the old process last persisted: text written then
+        // may be gone ([IMPL]), and the follower says so unless the server proves otherwise.
+        { idempotencyKey: item.id, signal, detachedSince: input.previous ? (input.previous.seenAt ?? input.previous.startedAt) : undefined },
       );
       let lastTyping = 0;
       for await (const ev of events as AsyncIterable<TurnEvent>) {

@@ -101,6 +101,14 @@ export class SimServer implements SessionHost {
     return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.received ?? [])];
   }
 
+  written(loopId: string): string {
+    return this.sessions.get(stripPrefix(loopId, 'loop_'))?.written ?? '';
+  }
+
+  listenerCount(loopId: string): number {
+    return this.sessions.get(stripPrefix(loopId, 'loop_'))?.listenerCount ?? 0;
+  }
+
   receivedImages(loopId: string): number[] {
     return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.receivedImages ?? [])];
   }

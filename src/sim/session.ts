@@ -76,6 +76,8 @@ export class LoopSession {
   private readonly sessionId = randomUUID();
   /** Turns begun so far (for cold_start when that quirk is off). */
   turnsBegun = 0;
+  /** Every assistant text the current (or last) turn produced, listeners or not: the ground truth for tests. */
+  written = '';
 
   constructor(
     private readonly host: SessionHost,
@@ -201,6 +203,7 @@ export class LoopSession {
     let numTurns = 0;
     this.generating = true;
     this.turnsBegun++;
+    this.written = '';
     try {
       while (msg) {
         const cur: Incoming = msg;
@@ -223,6 +226,7 @@ export class LoopSession {
           if (sig.aborted) return this.endAborted();
           if (step.delta !== undefined) {
             text += step.delta;
+            this.written += step.delta;
             this.sdk({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: step.delta } } });
           } else if (step.thinking !== undefined) {
             this.sdk({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', text: step.thinking } } });

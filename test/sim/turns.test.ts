@@ -348,6 +348,30 @@ describe('tracker quirks (§4.8)', () => {
     h = await harness();
     expect(await zeroListeners()).toEqual({ text: '', pending: null, tracked: true });
   });
+  it('IMPL (default): text written after our only stream left is absent from the snapshot on reattach', async () => {
+    h = await harness();
+    const id = await h.createLoop();
+    h.sim.scriptNextTurn(id, [
+      { delta: 'seg01 ' },
+      { delta: 'seg02 ' },
+      { permission: { toolId: 'toolu_X', tool: 'Bash' } },
+      { delta: 'seg03 ' },
+      { delta: 'seg04 ' },
+      { permission: { toolId: 'toolu_Y', tool: 'Bash' } },
+    ]);
+    const p = await h.send(id, 'go', {}, { permission_mode: 'default' });
+    await p.waitEvent('requires_choice');
+    p.close();
+    await until(() => h.sim.listeners(id) === 0);
+    expect((await h.call('POST', `/loops/${id}/choices/choice_toolu_X`, { allow: true })).status).toBe(202);
+    await until(() => h.sim.written(id).includes('seg04'));
+    const w = await h.watch(id);
+    const snap = await w.waitEvent('snapshot');
+    expect(snap.data.assistant_text_so_far).toBe('seg01 seg02 ');
+    expect(h.sim.written(id)).toBe('seg01 seg02 seg03 seg04 ');
+    await h.call('POST', `/loops/${id}/interrupt`);
+    w.close();
+  });
   it('SPEC: the tracker accumulates even with zero listeners', async () => {
     h = await harness({ quirks: { snapshotTextDuplicated: false } });
     expect(await zeroListeners()).toEqual({ text: 'y', pending: null, tracked: true });

@@ -1,0 +1,35 @@
+// Judges a final reply against the text the loop actually wrote (the simulator's `written`): complete and
+// exact, or carrying the plain "part may be missing" note with what it does show still in order, nothing
+// doubled. A silent hole or a doubled passage is a failure.
+
+/** The start of the note a reply carries when part of it could not be recovered. */
+export const MISSING_NOTE = '⚠️ Part of this reply may be missing';
+
+const NOTE_BLOCK = /(?:^|\n\n)⚠️ Part of this reply may be missing:[^\n]*(?=\n\n|$)/g;
+
+export interface ReplyVerdict {
+  /** How many missing-part notes the reply carries. */
+  notes: number;
+  /** Why the reply is wrong, or undefined when it is acceptable. */
+  problem?: string;
+}
+
+/**
+ * `reply` as shown (markdown blocks joined by blank lines), `written` the loop's whole text. Without a
+ * note the reply must be exactly `written` (trimmed); with one, each passage between notes must be found
+ * in `written` after the previous one (so every word shown is in order and none is doubled).
+ */
+export function checkReply(reply: string, written: string): ReplyVerdict {
+  const notes = reply.match(NOTE_BLOCK)?.length ?? 0;
+  const want = written.trim();
+  if (notes === 0) {
+    return reply.trim() === want ? { notes } : { notes, problem: `incomplete or altered without a note:\n${reply}\n--- expected ---\n${want}` };
+  }
+  let at = 0;
+  for (const piece of reply.split(NOTE_BLOCK).map((p) => p.trim()).filter(Boolean)) {
+    const found = want.indexOf(piece, at);
+    if (found < 0) return { notes, problem: `a passage is doubled, out of order or altered: ${JSON.stringify(piece.slice(0, 120))}` };
+    at = found + piece.length;
+  }
+  return { notes };
+}
