@@ -14,7 +14,7 @@ import { Metrics } from './metrics.js';
 import { Mirrors } from './mirror.js';
 import { Outlet } from './outlet.js';
 import { Sessions } from './sessions.js';
-import { keys, type ConversationRecord } from './state.js';
+import { keys, migrateLegacySeen, type ConversationRecord } from './state.js';
 import { TurnRunner } from './turn-runner.js';
 
 export interface BridgeLogger {
@@ -101,6 +101,8 @@ export class Bridge {
   }
 
   async start(): Promise<void> {
+    const migrated = await migrateLegacySeen(this.options.store);
+    if (migrated) this.options.log.info({ marks: migrated }, 'moved dedupe marks to the compact layout');
     this.accepting = true;
     for (const outlet of this.outlets.values()) {
       const sink = { accept: (ev: InboundEvent) => this.accept(outlet, ev) };

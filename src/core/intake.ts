@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { Mirrors } from './mirror.js';
 import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
-import { keys, SEEN_TTL_MS, type QueuedMessage } from './state.js';
+import { keys, type QueuedMessage } from './state.js';
 import type { Store } from '../store/store.js';
 import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
@@ -87,10 +87,11 @@ export class Intake {
 
     // Durable dedupe: a platform redelivery (retry, offset replay, sync replay) is dropped here. The mark is
     // claimed only when we act on the message, right before acting (see `claim`).
-    const seenKey = keys.seen(conv.platform, conv.chatId, msg.messageId);
+    const seenScope = keys.seenScope(conv.platform, conv.chatId);
+    const seenOrder = { order: msg.order };
     const duplicate = () => metrics.inc('inbound_duplicates_total', { platform: conv.platform });
-    if (await store.get(seenKey)) return duplicate();
-    const claim = () => store.setIfAbsent(seenKey, 1, { ttlMs: SEEN_TTL_MS });
+    if (await store.isSeen(seenScope, msg.messageId, seenOrder)) return duplicate();
+    const claim = () => store.markSeen(seenScope, msg.messageId, seenOrder);
     // Notices are not part of accepting the message: they must not hold up the platform's acknowledgement.
     const notify = (text: string) => void sessions.notify(outlet, conv, text);
 

@@ -173,6 +173,8 @@ export class Sessions {
         });
       } finally {
         this.running.delete(conv.key);
+        // The Stop button dies with its turn (a resumed turn gets a new one); the record is not history.
+        await store.delete(`stop/${stopToken.split('.')[0]}`).catch(() => {});
       }
     });
   }

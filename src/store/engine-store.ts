@@ -2,7 +2,8 @@
 // locks, FIFO queues, deep copies) live here once. Persistence is a plug-in that is told "dirty" after
 // every mutation and asked to flush/close; the memory store plugs in nothing.
 
-import type { SetOptions, Store } from './store.js';
+import { isSeenIn, pruneScope, scopeIsStale, type SeenMark, type SeenScope } from './seen-marks.js';
+import type { SeenOptions, SetOptions, Store } from './store.js';
 import { emptyStoreData, type StoreData, type StoreEntry } from './store-data.js';
 
 /** What the engine needs from a persistence layer. */
@@ -50,6 +51,12 @@ function copyOut<T>(value: unknown): T {
   return structuredClone(value) as T;
 }
 
+function checkOrder(options: SeenOptions | undefined): number | undefined {
+  const order = options?.order;
+  if (order !== undefined && !Number.isSafeInteger(order)) throw new RangeError(`order must be a safe integer, got ${String(order)}`);
+  return order;
+}
+
 function checkTtl(ttlMs: number | undefined, what: string): void {
   if (ttlMs === undefined) return;
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
@@ -73,6 +80,7 @@ export function normalizeStoreData(data: StoreData): StoreData {
   data.entries = dict(data.entries);
   data.queues = dict(data.queues);
   data.locks = dict(data.locks);
+  data.seen = dict(data.seen);
   return data;
 }
 
@@ -84,6 +92,10 @@ export class EngineStore implements Store {
   readonly #now: () => number;
   readonly #persistence: Persistence | undefined;
   readonly #sweepTimer: NodeJS.Timeout | undefined;
+  readonly #sweepIntervalMs: number;
+  /** When this store was opened: dedupe windows count from here at the earliest (see `markSeen`). */
+  readonly #openedAt: number;
+  #lastSweep: number;
   #closing: Promise<void> | undefined;
 
   constructor(data: StoreData = emptyStoreData(), options: EngineStoreOptions = {}) {
@@ -91,6 +103,9 @@ export class EngineStore implements Store {
     this.#now = options.now ?? Date.now;
     this.#persistence = options.persistence;
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.#sweepIntervalMs = interval;
+    this.#openedAt = this.#now();
+    this.#lastSweep = this.#openedAt;
     if (interval > 0) {
       this.#sweepTimer = setInterval(() => this.sweep(), interval);
       // A store must never be the reason a process stays alive.
@@ -104,6 +119,8 @@ export class EngineStore implements Store {
 
   #changed(): void {
     this.#persistence?.markDirty();
+    // Also swept on the store's own clock, so what expired goes even when timers lag (or a test's clock jumps).
+    if (this.#sweepIntervalMs > 0 && this.#now() - this.#lastSweep >= this.#sweepIntervalMs) this.sweep();
   }
 
   #live(map: Record<string, StoreEntry>, key: string): StoreEntry | undefined {
@@ -196,6 +213,27 @@ export class EngineStore implements Store {
       .sort();
   }
 
+  async markSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    this.#open();
+    const order = checkOrder(options);
+    const seen = this.#data.seen!;
+    let entry = hasOwn(seen, scope) ? seen[scope] : undefined;
+    if (entry) pruneScope(entry, this.#now(), this.#openedAt);
+    if (isSeenIn(entry, id, order)) return false;
+    if (!entry) entry = seen[scope] = { m: [] };
+    const mark: SeenMark = order === undefined ? [id, this.#now()] : [id, this.#now(), order];
+    entry.m.push(mark);
+    this.#changed();
+    return true;
+  }
+
+  async isSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    this.#open();
+    const order = checkOrder(options);
+    const seen = this.#data.seen!;
+    return isSeenIn(hasOwn(seen, scope) ? seen[scope] : undefined, id, order);
+  }
+
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#open();
     checkTtl(ttlMs, 'lock ttlMs');
@@ -229,11 +267,21 @@ export class EngineStore implements Store {
     return this.#closing;
   }
 
-  /** Removes expired entries and locks now; returns how many. Runs on the sweep timer too. */
+  /** Removes expired entries, locks and dedupe marks now; returns how many. Runs on the sweep timer too. */
   sweep(): number {
     if (this.#closing) return 0;
     const now = this.#now();
+    this.#lastSweep = now;
     let removed = 0;
+    const seen = this.#data.seen!;
+    for (const scope of Object.keys(seen)) {
+      const entry = seen[scope] as SeenScope;
+      removed += pruneScope(entry, now, this.#openedAt);
+      if (scopeIsStale(entry, now, this.#openedAt)) {
+        delete seen[scope];
+        removed++;
+      }
+    }
     for (const map of [this.#data.entries, this.#data.locks]) {
       for (const key of Object.keys(map)) {
         const exp = map[key]?.exp;
@@ -243,7 +291,7 @@ export class EngineStore implements Store {
         }
       }
     }
-    if (removed > 0) this.#changed();
+    if (removed > 0) this.#persistence?.markDirty();
     return removed;
   }
 }

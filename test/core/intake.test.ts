@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { approvePairing } from '../../src/core/access.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { SEEN_WINDOW_MS } from '../../src/store/seen-marks.js';
 import { dm, group, loopOf, message, person, press, harnessSuite, finalReply, startHarness, texts, turnsReceived, waitFor, type Harness } from './fixtures.js';
 
 const suite = harnessSuite();
@@ -197,6 +199,36 @@ describe('intake: dedupe', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('intake: dedupe marks stay small', () => {
+  it('ordered ids: a redelivery long after its mark was forgotten is still dropped (the floor)', async () => {
+    let clock = Date.now();
+    const store = createMemoryStore({ now: () => clock });
+    const h = await harness({ store });
+    const first = message(dm('u1'), u1, 'ordered one', { messageId: '100', order: 100 });
+    await h.adapter.inject(first);
+    await reply(h, 'u1', /Echo:\*\* ordered one/);
+    clock += SEEN_WINDOW_MS + 1;
+    await h.adapter.inject(message(dm('u1'), u1, 'ordered two', { messageId: '101', order: 101 })); // prunes
+    await reply(h, 'u1', /Echo:\*\* ordered two/);
+    await h.adapter.inject({ ...first }); // e.g. a Telegram offset replay a day later
+    await h.adapter.inject(message(dm('u1'), u1, 'ordered three', { messageId: '102', order: 102 }));
+    await reply(h, 'u1', /Echo:\*\* ordered three/);
+    expect(suite.sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['ordered one', 'ordered two', 'ordered three']);
+    expect(h.bridge.metrics.get('inbound_duplicates_total', { platform: 'test' })).toBe(1);
+  });
+
+  it('an upgrade moves the old one-key-per-message marks: their redelivery is still dropped, and the keys are gone', async () => {
+    const store = createMemoryStore();
+    await store.set('seen/test/u1/legacy-1', 1, { ttlMs: 7 * 24 * 3600_000 });
+    const h = await harness({ store });
+    expect(await store.list('seen/')).toEqual([]);
+    await h.adapter.inject(message(dm('u1'), u1, 'from before the upgrade', { messageId: 'legacy-1' }));
+    await h.adapter.inject(message(dm('u1'), u1, 'after the upgrade'));
+    await reply(h, 'u1', /Echo:\*\* after the upgrade/);
+    expect(suite.sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['after the upgrade']);
   });
 });
 
