@@ -29,8 +29,11 @@ export interface ChoiceDeps {
   log: { warn(obj: object, msg?: string): void };
 }
 
-/** How long an answered or expired choice still answers a press with its outcome, ms: 24 h. */
-export const FINISHED_CHOICE_TTL_MS = 24 * 3600_000;
+/**
+ * How long an answered or expired choice still answers a late press with its outcome, ms: 1 h. (Its
+ * message already shows the outcome without buttons; after this a press says the button is not valid.)
+ */
+export const FINISHED_CHOICE_TTL_MS = 3600_000;
 
 /** What a typed message did to a pending choice. */
 export type TypedAnswerResult = 'answered' | 'not-a-choice-answer';
@@ -232,10 +235,15 @@ export class ChoiceRegistry {
   }
 
   private async save(outlet: Outlet, rec: ChoiceRecord): Promise<void> {
-    // A finished choice is kept only so that a late press can say how it ended; then it is pruned.
-    const ttl = rec.state === 'pending' ? {} : { ttlMs: FINISHED_CHOICE_TTL_MS };
-    await this.deps.store.set(keys.choice(rec.token), rec, ttl);
-    if (rec.state !== 'pending') await this.deps.store.set(keys.choiceIndex(rec.loopId, rec.choiceId), rec.token, ttl);
+    if (rec.state === 'pending') await this.deps.store.set(keys.choice(rec.token), rec);
+    else {
+      // A finished choice is kept only so that a late press can say how it ended: without its payload,
+      // and for a while; then it is pruned (the store holds live state, not history).
+      const ttl = { ttlMs: FINISHED_CHOICE_TTL_MS };
+      const { question: _q, permission: _p, ...rest } = rec;
+      await this.deps.store.set(keys.choice(rec.token), { ...rest, answers: {}, toggled: [] } satisfies ChoiceRecord, ttl);
+      await this.deps.store.set(keys.choiceIndex(rec.loopId, rec.choiceId), rec.token, ttl);
+    }
     if (rec.message) {
       await outlet.edit(rec.message, this.render(rec, outlet)).catch((err) => this.deps.log.warn({ err: String(err) }, 'updating a choice message failed'));
     }

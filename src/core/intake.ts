@@ -179,8 +179,10 @@ export class Intake {
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
     if (refusedNotice) notify(refusedNotice);
-    // Told only while a turn runs (a burst of messages before the first turn starts needs no notice).
-    if (sessions.running.has(convKey)) notify(`📥 Queued (${waiting + 1} ahead) — it goes to the loop when the current turn ends.`);
+    // Exact: the messages before this one in the conversation's FIFO (the running or starting turn's included),
+    // read after the enqueue, so concurrent accepts and a turn starting meanwhile cannot skew it.
+    const ahead = (await store.items<QueuedMessage>(keys.inbox(convKey))).findIndex((q) => q.id === item.id);
+    if (ahead > 0) notify(`📥 Queued (${ahead} ahead) — it goes to the loop when the current turn ends.`);
     sessions.wake(convKey);
   }
 

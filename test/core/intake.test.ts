@@ -106,7 +106,7 @@ describe('intake: groups', () => {
     const loopId = (await loopOf(h.store, g))!;
     // The mention is stripped from what the loop gets.
     expect(suite.sim.received(loopId)).toEqual(['first', 'second as a reply', 'Hey bot third']);
-    expect(texts(h.adapter, 'g1').filter((t) => !/Echo/.test(t))).toEqual([]);
+    expect(texts(h.adapter, 'g1').filter((t) => !/Echo|📥 Queued/.test(t))).toEqual([]);
   });
 
   it('a stranger mentioning the bot in a group is refused once and runs nothing', async () => {
@@ -240,6 +240,8 @@ describe('intake: queueing', () => {
     await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
     await h.adapter.inject(message(dm('u1'), u1, 'second'));
     await h.adapter.inject(message(dm('u1'), u1, 'third'));
+    // Notices are sent after the accept (they must not hold up the platform's acknowledgement).
+    await waitFor(() => texts(h.adapter, 'u1').filter((t) => /Queued/.test(t)).length === 2, 'two queued notices');
     expect(texts(h.adapter, 'u1').filter((t) => /Queued/.test(t))).toEqual([
       expect.stringMatching(/Queued \(1 ahead\)/),
       expect.stringMatching(/Queued \(2 ahead\)/),
@@ -257,6 +259,21 @@ describe('intake: queueing', () => {
     // In order: each reply was sent after the previous one was final.
     expect(replies.every((m) => m.finalized)).toBe(true);
     expect(replies[1].sentAt).toBeGreaterThanOrEqual(replies[0].history[replies[0].history.length - 1].at);
+  });
+
+  it('a burst sent before the first turn has started: each queued message is told exactly how many are ahead', async () => {
+    const h = await harness();
+    suite.sim.scriptNextTurn('*', blockingTurn);
+    // Piped input: all three accepted while the first turn is still being set up (loop creation, POST).
+    await Promise.all([h.adapter.inject(message(dm('u1'), u1, 'burst one')), h.adapter.inject(message(dm('u1'), u1, 'burst two')), h.adapter.inject(message(dm('u1'), u1, 'burst three'))]);
+    await waitFor(() => texts(h.adapter, 'u1').filter((t) => /Queued/.test(t)).length >= 2, 'the queued notices');
+    await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
+    expect(texts(h.adapter, 'u1').filter((t) => /Queued/.test(t)).sort()).toEqual([
+      expect.stringMatching(/^📥 Queued \(1 ahead\)/),
+      expect.stringMatching(/^📥 Queued \(2 ahead\)/),
+    ]);
+    await allowPending(h, 'u1');
+    await reply(h, 'u1', /Echo:\*\* burst three/);
   });
 
   it('refuses a message beyond maxQueuedPerLoop with a notice naming the limit', async () => {
