@@ -30,7 +30,8 @@ export interface BridgeOptions {
   adapters: ChatAdapter[];
   access: AccessConfig;
   routing: RoutingConfig;
-  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean };
+  /** `maxTextChars`: most assistant text a reply holds (default 1,048,576; see RepliesConfig). */
+  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean; maxTextChars?: number };
   defaultPermissionMode: PermissionMode;
   log: BridgeLogger;
   metrics?: Metrics;

@@ -46,7 +46,7 @@ export interface SchedulerOptions {
   /** Base backoff for those retries, ms. Default 500. */
   retryBaseMs?: number;
   onRateLimited?: (target: SchedulerTarget, retryAfterMs: number) => void;
-  /** Extra wait when the global window is full, for the platform's clock and network jitter, ms. Default 50. */
+  /** Extra wait when the global window is full, for clock granularity, ms. Default 10. (Network jitter is covered exactly, see `globalReadyAt`.) */
   windowMarginMs?: number;
 }
 
@@ -74,7 +74,12 @@ interface ChatState {
 
 export class RateScheduler {
   private readonly chats = new Map<string, ChatState>();
-  private readonly global: number[] = [];
+  /**
+   * Calls that may still arrive at the platform within the second before now: in flight (`end` Infinity)
+   * or answered less than a second ago. A call reaches the platform between our start and its answer.
+   */
+  private readonly recent: Array<{ end: number }> = [];
+  private lastStart = -Infinity;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -170,17 +175,23 @@ export class RateScheduler {
   }
 
   private globalReadyAt(now: number): number {
-    while (this.global.length && this.global[0] <= now - 1000) this.global.shift();
-    // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window
-    // frees: the platform counts arrivals, which lag our starts by network jitter, so a burst started at
-    // the edge of our window lands inside the platform's previous second and earns 429s. The margin
-    // absorbs that jitter when the window is full.
+    // Answers come back in any order: compact in place (this runs per dispatch; no garbage).
+    let kept = 0;
+    for (const r of this.recent) if (r.end > now - 1000) this.recent[kept++] = r;
+    this.recent.length = kept;
+    // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window frees.
     // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
     const gap = 1000 / this.budget.globalPerSecond;
-    const last = this.global[this.global.length - 1];
-    const spaced = last === undefined || gap < 2 ? now : Math.max(now, last + gap);
-    if (this.global.length < this.budget.globalPerSecond) return spaced;
-    return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
+    const spaced = gap < 2 ? now : Math.max(now, this.lastStart + gap);
+    if (this.recent.length < this.budget.globalPerSecond) return spaced;
+    // Full. The platform counts arrivals, and a call arrives somewhere between our start and its answer,
+    // whatever the network's jitter: so a call stops counting only a second after its *answer*. With fewer
+    // than N calls that could still land in the second before any start, no sliding-second window over
+    // arrivals ever holds more than N. All in flight: the next answer pumps again.
+    let earliest = Infinity;
+    for (const r of this.recent) if (r.end < earliest) earliest = r.end;
+    if (earliest === Infinity) return Infinity;
+    return Math.max(spaced, earliest + 1000 + (this.options.windowMarginMs ?? 10));
   }
 
   private pump(): void {
@@ -231,7 +242,9 @@ export class RateScheduler {
     task.started = true;
     task.attempts++;
     this.stats.calls++;
-    this.global.push(now);
+    const entry = { end: Infinity };
+    this.recent.push(entry);
+    this.lastStart = now;
     if (task.target.isGroup) chat.minute.push(now);
     const interval = task.target.isGroup ? this.budget.groupChatIntervalMs : this.budget.privateChatIntervalMs;
     chat.nextAt = now + interval;
@@ -242,6 +255,7 @@ export class RateScheduler {
         (err) => this.failed(chat, task, err),
       )
       .finally(() => {
+        entry.end = this.now();
         chat.inFlight = false;
         this.pump();
       });

@@ -58,6 +58,11 @@ export interface FollowOptions {
    */
   detachedSince?: number;
   /**
+   * The most turn text held to compare snapshots with, chars. Past it the follower keeps no copy (and a
+   * reattach cannot use snapshots). Default 1,048,576 (the turn runner passes `replies.maxTextChars`).
+   */
+  maxTextChars?: number;
+  /**
    * The server's `snapshot` holds all of the turn's text, also text produced while no stream was attached
    * ([SPEC]; the simulator with `snapshotTextDuplicated: false`). Default false ([IMPL]: it does not, so
    * a snapshot that adds nothing cannot prove that nothing was missed; see rule 5a).
@@ -78,9 +83,11 @@ export async function* followTurn(
   for await (const ev of post) {
     if (first && ev.type === 'queued') f.queued = true;
     first = false;
-    const step = await f.handle(ev);
-    yield* step.emit;
-    if (step.finish) return;
+    let verdict = f.handle(ev);
+    if (typeof verdict !== 'string') verdict = await verdict;
+    if (verdict === 'skip') continue;
+    yield ev;
+    if (verdict === 'end') return;
   }
   f.throwIfAborted();
   yield* f.reattach();
@@ -124,6 +131,9 @@ export function repeatsDeltas(s: string, deltas: readonly string[]): boolean {
   return repeated;
 }
 
+/** Default of `FollowOptions.maxTextChars`: 1 Mi chars. */
+export const DEFAULT_MAX_TEXT_CHARS = 1024 * 1024;
+
 const TICK = Symbol('tick');
 
 /** A stretch with no stream of ours attached whose completeness is not yet known (rule 5a). */
@@ -146,10 +156,8 @@ function raceTick<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
   return Promise.race([p, t]).finally(() => clearTimeout(h));
 }
 
-interface Step {
-  emit: TurnEvent[];
-  finish: boolean;
-}
+/** What to do with one server event: yield it, drop it, or yield it and end the follow. */
+type Verdict = 'pass' | 'skip' | 'end';
 
 class Follower {
   /** The POST began with `queued`: terminals may belong to the turn ahead of ours (rule 3). */
@@ -157,8 +165,8 @@ class Follower {
   private turnId: string | undefined;
   /** Text yielded since the last swallowed terminal: what a snapshot must extend. */
   private segmentText: string;
-  /** The deltas that make up segmentText, to recognise [IMPL] duplicated snapshot text. */
-  private segmentDeltas: string[];
+  /** Where each delta of segmentText ends, to recognise [IMPL] duplicated snapshot text (offsets, not copies). */
+  private segmentEnds: number[];
   private snapshotsUsable = true;
   private readonly seenChoices = new Set<string>();
   /** Tools called and not yet reported back (a choice counts as its tool): the loop is inside a tool step. */
@@ -167,6 +175,7 @@ class Follower {
   private window: DetachedWindow | undefined;
   private readonly pollIntervalMs: number;
   private readonly giveUpAfterMs: number;
+  private readonly maxTextChars: number;
 
   constructor(
     private readonly client: LoopClient,
@@ -176,8 +185,9 @@ class Follower {
     private readonly reportUnseenChoices: boolean,
   ) {
     this.segmentText = textSoFar;
-    this.segmentDeltas = textSoFar ? [textSoFar] : [];
+    this.segmentEnds = textSoFar ? [textSoFar.length] : [];
     this.pollIntervalMs = o.pollIntervalMs ?? 1_000;
+    this.maxTextChars = o.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
     this.giveUpAfterMs = o.giveUpAfterMs ?? 120_000;
   }
 
@@ -185,16 +195,24 @@ class Follower {
     if (this.o.signal?.aborted) throw transportError('aborted', 'follow', this.o.signal.reason);
   }
 
-  /** Decides what to yield for one server event and whether the follow is over. */
-  async handle(ev: LoopEvent): Promise<Step> {
+  /** Decides what to do with one server event (async only for a terminal that may not be ours). */
+  handle(ev: LoopEvent): Verdict | Promise<Verdict> {
     this.lastContact = Date.now();
     switch (ev.type) {
       case 'started':
         this.turnId = ev.turnId;
         break;
       case 'assistant_delta':
+        if (!this.snapshotsUsable) break;
+        if (this.segmentText.length + ev.text.length > this.maxTextChars) {
+          // Past the turn's text limit the reply is cut anyway: stop holding a copy to compare snapshots with.
+          this.snapshotsUsable = false;
+          this.segmentText = '';
+          this.segmentEnds = [];
+          break;
+        }
         this.segmentText += ev.text;
-        this.segmentDeltas.push(ev.text);
+        this.segmentEnds.push(this.segmentText.length);
         break;
       case 'requires_choice':
         this.seenChoices.add(ev.choiceId);
@@ -207,26 +225,32 @@ class Follower {
         this.openTools.delete(ev.toolUseId);
         break;
       case 'snapshot':
-        return { emit: [], finish: false }; // only meaningful as a watch's first event (see reattach)
+        return 'skip'; // only meaningful as a watch's first event (see reattach)
       case 'done':
       case 'interrupted':
       case 'error':
         this.openTools.clear();
-        if (this.queued) {
-          const loop = await this.getLoop();
-          if (loop?.busy) {
-            // The turn ahead of ours ended; ours runs next (or was injected into it and continues).
-            this.segmentText = '';
-            this.segmentDeltas = [];
-            this.snapshotsUsable = true;
-            return { emit: [], finish: false };
-          }
-        }
-        return { emit: [ev], finish: true };
+        return this.queued ? this.terminalWhileQueued() : 'end';
       default:
         break;
     }
-    return { emit: [ev], finish: false };
+    return 'pass';
+  }
+
+  /** Rule 3: a terminal on a POST that began `queued` may be the turn ahead's. */
+  private async terminalWhileQueued(): Promise<Verdict> {
+    const loop = await this.getLoop();
+    if (!loop?.busy) return 'end';
+    // The turn ahead of ours ended; ours runs next (or was injected into it and continues).
+    this.segmentText = '';
+    this.segmentEnds = [];
+    this.snapshotsUsable = true;
+    return 'skip';
+  }
+
+  /** The deltas that make up segmentText (rebuilt from offsets; only needed when a snapshot differs). */
+  private segmentDeltas(): string[] {
+    return this.segmentEnds.map((end, i) => this.segmentText.slice(i === 0 ? 0 : this.segmentEnds[i - 1], end));
   }
 
   private reconcile(snap: Extract<LoopEvent, { type: 'snapshot' }>): TurnEvent[] {
@@ -237,11 +261,11 @@ class Follower {
       const have = this.segmentText;
       const s = snap.assistantTextSoFar;
       if (s !== have) {
-        if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas)) {
+        if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas())) {
           const missing = s.slice(have.length);
           out.push({ type: 'assistant_delta', text: missing });
           this.segmentText = s;
-          this.segmentDeltas.push(missing);
+          this.segmentEnds.push(s.length);
           proven = true;
         } else {
           this.snapshotsUsable = false;
@@ -292,29 +316,29 @@ class Follower {
   }
 
   /** While verifying a window: the gap to yield before `ev`, if `ev` shows the tool step ended unseen. */
-  private judge(ev: LoopEvent): TurnEvent[] {
+  private judge(ev: LoopEvent): TurnEvent | undefined {
     const w = this.window;
-    if (!w?.verifying) return [];
+    if (!w?.verifying) return undefined;
     switch (ev.type) {
       case 'tool_result':
         if (w.openAtCut.has(ev.toolUseId)) this.window = undefined; // the step was still running: nothing missed
-        return [];
+        return undefined;
       case 'requires_choice':
       case 'choice_resolved':
       case 'tool_call':
-        if (w.openAtCut.has(toolIdOfChoice(ev.type === 'tool_call' ? ev.toolUseId : ev.choiceId))) return [];
-        return [this.windowGap()];
+        if (w.openAtCut.has(toolIdOfChoice(ev.type === 'tool_call' ? ev.toolUseId : ev.choiceId))) return undefined;
+        return this.windowGap();
       case 'interrupted':
         // Stopped inside the step: nothing followed it.
         this.window = undefined;
-        return [];
+        return undefined;
       case 'assistant_delta':
       case 'thinking_delta':
       case 'done':
       case 'error':
-        return [this.windowGap()];
+        return this.windowGap();
       default:
-        return [];
+        return undefined;
     }
   }
 
@@ -410,10 +434,13 @@ class Follower {
           }
           if (firstEvent) yield* this.attached(); // no snapshot to compare with: nothing proves the window
           firstEvent = false;
-          yield* this.judge(ev);
-          const step = await this.handle(ev);
-          yield* step.emit;
-          if (step.finish) return;
+          const gap = this.judge(ev);
+          if (gap) yield gap;
+          let verdict = this.handle(ev);
+          if (typeof verdict !== 'string') verdict = await verdict;
+          if (verdict === 'skip') continue;
+          yield ev;
+          if (verdict === 'end') return;
         }
       } catch (err) {
         this.throwIfAborted();

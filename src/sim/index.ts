@@ -44,8 +44,8 @@ export interface Simulator {
    * attached: the ground truth a client's reply is compared with. '' for an unknown loop.
    */
   written(loopId: string): string;
-  /** Streams receiving this loop's live events right now (POST streams and watchers). */
-  listeners(loopId: string): number;
+  /** Streams receiving this loop's live events right now (POST streams and watchers); all loops' when omitted. */
+  listeners(loopId?: string): number;
   faults: SimFaults;
   /** Number of open SSE streams (for tests). */
   openStreams(): number;

@@ -105,7 +105,8 @@ export class SimServer implements SessionHost {
     return this.sessions.get(stripPrefix(loopId, 'loop_'))?.written ?? '';
   }
 
-  listenerCount(loopId: string): number {
+  listenerCount(loopId?: string): number {
+    if (loopId === undefined) return [...this.sessions.values()].reduce((n, s) => n + s.listenerCount, 0);
     return this.sessions.get(stripPrefix(loopId, 'loop_'))?.listenerCount ?? 0;
   }
 

@@ -268,4 +268,48 @@ describe('RateScheduler', () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100); // 1000 ms / 10
     expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(10);
   });
+
+  it('holds against any arrival between a call\'s start and its answer: no second can hold more than N', async () => {
+    // Answers take 0–300 ms (a jittery network). Wherever in [start, answer] each call really reached the
+    // platform, no window of 1000 ms may contain more than N of them: for every t, at most N intervals meet [t, t + 1000].
+    const N = 10;
+    const s = new RateScheduler(budget({ globalPerSecond: N }), { now: Date.now });
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const spans: Array<[number, number]> = [];
+    const all = Array.from({ length: 60 }, (_, i) =>
+      s.schedule(priv(`c${i}`), Priority.Send, async () => {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, Math.floor(rand() * 300)));
+        spans.push([start, Date.now()]);
+      }).promise,
+    );
+    await vi.advanceTimersByTimeAsync(30_000);
+    await Promise.all(all);
+    expect(spans).toHaveLength(60);
+    let worst = 0;
+    for (const t of spans.flatMap(([a, b]) => [a - 1000, b])) worst = Math.max(worst, spans.filter(([a, b]) => b >= t && a <= t + 1000).length);
+    expect(worst).toBeLessThanOrEqual(N);
+  });
+
+  it('a call that has not been answered keeps its place in the window', async () => {
+    const s = new RateScheduler(budget({ globalPerSecond: 2 }), { now: Date.now });
+    const hang = deferred();
+    const started: string[] = [];
+    const run = (id: string) => async () => {
+      started.push(id);
+      if (id !== 'c') await hang.promise;
+    };
+    const a = s.schedule(priv('a'), Priority.Send, run('a')).promise;
+    const b = s.schedule(priv('b'), Priority.Send, run('b')).promise;
+    const c = s.schedule(priv('c'), Priority.Send, run('c')).promise;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(started).toEqual(['a', 'b']); // both in flight: they may still arrive any moment
+    hang.resolve();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(started).toEqual(['a', 'b']); // answered, but a second has not passed since
+    await vi.advanceTimersByTimeAsync(100);
+    expect(started).toEqual(['a', 'b', 'c']);
+    await Promise.all([a, b, c]);
+  });
 });
