@@ -268,6 +268,14 @@ export class LiveMessage {
   }
 }
 
+/** Signatures are compared on every step: built once per wanted message (a flat copy of the text each time was the garbage). */
+const sigs = new WeakMap<OutboundMessage, string>();
+
 function sig(m: OutboundMessage): string {
-  return m.buttons?.length ? `${m.text}\u0000${JSON.stringify(m.buttons)}` : m.text;
+  let s = sigs.get(m);
+  if (s === undefined) {
+    s = m.buttons?.length ? `${m.text}\u0000${JSON.stringify(m.buttons)}` : m.text;
+    sigs.set(m, s);
+  }
+  return s;
 }

@@ -71,6 +71,8 @@ function findFences(text: string): Fence[] {
 function findBlocks(text: string): { fences: Fence[]; tables: Table[] } {
   const fences: Fence[] = [];
   const tables: Table[] = [];
+  // Most replies have neither: skip the parse (it runs on every render of a live reply).
+  if (!text.includes('```') && !text.includes('~~~') && !text.includes('|')) return { fences, tables };
   const starts = lineStarts(text);
   const at = (line: number): number => (line < starts.length ? starts[line] : text.length);
   for (const token of blockParser.parse(text, {})) {

@@ -35,7 +35,11 @@ export interface TurnRunnerDeps {
   /** `maxTextChars`: most assistant text a reply holds (default 1,048,576; see RepliesConfig). */
   replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean; maxTextChars?: number };
   log: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
-  /** Persist the in-flight record at most this often while streaming, ms. Default 500. */
+  /**
+   * Refresh the in-flight record at most this often while streaming, ms. Default 5000. Its content only
+   * changes with the phase and the delivered messages (persisted when they change); the refresh keeps
+   * `seenAt` (when our stream was last known attached) within this much of the truth for a restart.
+   */
   persistEveryMs?: number;
 }
 
@@ -87,7 +91,7 @@ export class TurnRunner {
     );
 
     let lastPersist = 0;
-    const persistEvery = this.deps.persistEveryMs ?? 500;
+    const persistEvery = this.deps.persistEveryMs ?? 5000;
     // While streaming, a restart rebuilds the view from the server's replay, so only the phase and the
     // platform message refs need to be durable; the text is stored once, when the turn is final.
     const persist = (force = false) => {

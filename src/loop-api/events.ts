@@ -18,18 +18,14 @@ const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : 
 
 /** `"type":"result"` anywhere in the raw text: only then is an sdk_message worth parsing. */
 const RESULT_TYPE = /"type"\s*:\s*"result"/;
-/** The SDK message's `type` when it is the first key (as the server writes it). */
-const LEADING_TYPE = /^\s*\{\s*"type"\s*:\s*"([^"\\]{1,64})"/;
+const SDK_MESSAGE: LoopEvent = Object.freeze({ type: 'sdk_message' });
 
 /** Parses `data` as JSON and maps it; invalid JSON gives `unknown` with the raw string as data. */
 export function parseEvent(name: string | undefined, data: string): LoopEvent {
   const event = name ?? 'message';
   // About half of a turn's events are sdk_messages, some large (tool results); parsing them all was most of
   // the client's garbage. Only a `result` carries something the bridge uses (usage).
-  if (event === 'sdk_message' && !RESULT_TYPE.test(data)) {
-    const sdkType = LEADING_TYPE.exec(data)?.[1];
-    return sdkType === undefined ? { type: 'sdk_message' } : { type: 'sdk_message', sdkType };
-  }
+  if (event === 'sdk_message' && !RESULT_TYPE.test(data)) return SDK_MESSAGE;
   let json: unknown;
   try {
     json = JSON.parse(data);
@@ -52,10 +48,8 @@ export function toLoopEvent(event: string, data: unknown): LoopEvent {
     case 'ping':
       return { type: 'ping' };
     case 'sdk_message': {
-      const sdkType = str(data.type);
-      const usage = sdkType === 'result' ? extractUsage(data) : undefined;
-      const ev: LoopEvent = sdkType === undefined ? { type: 'sdk_message' } : { type: 'sdk_message', sdkType };
-      return usage ? { ...ev, usage } : ev;
+      const usage = data.type === 'result' ? extractUsage(data) : undefined;
+      return usage ? { type: 'sdk_message', usage } : { type: 'sdk_message' };
     }
     case 'tool_call': {
       const toolUseId = str(data.tool_use_id);

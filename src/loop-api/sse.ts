@@ -12,10 +12,23 @@ import type { LoopEvent } from './types.js';
 /** Largest single event, chars: 1 Mi (the loop's own message limit is the same size). */
 export const MAX_SSE_EVENT_CHARS = 1024 * 1024;
 
-/** `event:` field lines (complete ones: a line break follows), SSE-style: one optional space after the colon. */
-const EVENT_LINE = /(?:^|[\r\n])event: ?([^\r\n]*)(?=[\r\n])/g;
-/** How much of a chunk's unfinished last line is kept to find an `event:` line split across chunks. */
-const CARRY_MAX = 256;
+/** An `event:` line longer than this is not worth piecing together across chunks. */
+const MAX_NAME_LINE = 256;
+
+/** Index of the first CR or LF at or after `from`, or -1. */
+function lineEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) return i;
+  }
+  return -1;
+}
+
+/** `line` is an `event:` line or the start of one. */
+function mayBeEventLine(line: string): boolean {
+  return line.startsWith('event:') || 'event:'.startsWith(line);
+}
+
 
 /** Incremental decoder: push chunks, get the complete events they finished. */
 export class SseDecoder {
@@ -24,13 +37,16 @@ export class SseDecoder {
   private out: LoopEvent[] = [];
   private endsWithCr = false;
   private overflowed = false;
-  /** Name on the last `event:` line seen, and how many such lines so far (one report per oversized event). */
-  private lastEventName = '';
+  /** The chunk holding the last `event:` line seen and where its value starts; how many such lines so far. */
+  private nameChunk: string | undefined;
+  private namePos = 0;
   private eventLines = 0;
+  /** `eventLines` when an oversized event was last reported (one report per oversized event). */
   private reportedAt = -1;
-  /** The unfinished last line of the previous chunk, while it is short enough to be an `event:` line. */
-  private carry = '';
-  private carryValid = true;
+  /** The next chunk starts a line (the previous one ended with a line break). */
+  private atLineStart = true;
+  /** An unfinished `event:` line (or a prefix of one) from the end of the previous chunk. */
+  private partial: string | null = null;
 
   constructor(private readonly maxEventChars: number = MAX_SSE_EVENT_CHARS) {
     this.parser = createParser({
@@ -60,7 +76,7 @@ export class SseDecoder {
         this.parser.reset();
         if (this.reportedAt !== this.eventLines) {
           this.reportedAt = this.eventLines;
-          this.out.push(this.oversized(this.lastEventName));
+          this.out.push(this.oversized(this.lastEventName()));
         }
       }
       this.endsWithCr = text.charCodeAt(text.length - 1) === 13;
@@ -72,20 +88,57 @@ export class SseDecoder {
     return { type: 'oversized', event, limit: this.maxEventChars };
   }
 
-  /** Remembers the name of the event being received (the last complete `event:` line). */
+  /**
+   * Notes the last `event:` field line of the stream (the name of the event being received) and counts
+   * them. A line within one chunk is only located (chunk and offset), its name read when an event
+   * overflows, so this allocates nothing; a line split across chunks is pieced together (rare, small).
+   */
   private noteEventLines(text: string): void {
-    // A line split across chunks is found through the carry. Mid-way through a long line (a big `data:`
-    // line) there is no carry, and a sentinel keeps `^` from taking the chunk's start for a line start.
-    const scan = this.carryValid ? this.carry + text : `x${text}`;
-    EVENT_LINE.lastIndex = 0;
-    for (let m = EVENT_LINE.exec(scan); m; m = EVENT_LINE.exec(scan)) {
-      this.lastEventName = m[1];
-      this.eventLines++;
+    let from = 0;
+    if (this.partial !== null) {
+      const end = lineEnd(text, 0);
+      const line = this.partial + (end < 0 ? text : text.slice(0, end));
+      if (end < 0) {
+        this.partial = line.length <= MAX_NAME_LINE && mayBeEventLine(line) ? line : null;
+        return;
+      }
+      this.partial = null;
+      if (line.startsWith('event:')) this.sawEventLine(line, 6);
+      from = end;
     }
-    const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
-    const tail = cut >= 0 ? text.slice(cut + 1) : this.carryValid ? this.carry + text : '';
-    this.carryValid = (cut >= 0 || this.carryValid) && tail.length <= CARRY_MAX;
-    this.carry = this.carryValid ? tail : '';
+    for (let k = text.indexOf('event:', from); k >= 0; k = text.indexOf('event:', k + 6)) {
+      const atLineStart = k === 0 ? this.atLineStart : text.charCodeAt(k - 1) === 10 || text.charCodeAt(k - 1) === 13;
+      if (!atLineStart) continue;
+      if (lineEnd(text, k) < 0) break; // the chunk's unfinished last line: taken up below
+      this.sawEventLine(text, k + 6);
+    }
+    // An unfinished last line that is (or may become) an `event:` line waits for the rest.
+    const last = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    const tailStart = last + 1;
+    if (tailStart < text.length && (tailStart > 0 || this.atLineStart) && text.length - tailStart <= MAX_NAME_LINE) {
+      const c = text.charCodeAt(tailStart);
+      if (c === 101 /* e */) {
+        const tail = text.slice(tailStart);
+        if (mayBeEventLine(tail)) this.partial = tail;
+      }
+    }
+    this.atLineStart = tailStart === text.length;
+  }
+
+  private sawEventLine(chunk: string, valueAt: number): void {
+    this.eventLines++;
+    this.nameChunk = chunk;
+    this.namePos = valueAt;
+  }
+
+  /** The name on the last `event:` line seen ('' if none). */
+  private lastEventName(): string {
+    const chunk = this.nameChunk;
+    if (chunk === undefined) return '';
+    let from = this.namePos;
+    if (chunk.charCodeAt(from) === 32) from++;
+    const end = lineEnd(chunk, from);
+    return chunk.slice(from, end < 0 ? chunk.length : end);
   }
 
   /**

@@ -142,10 +142,10 @@ export type LoopEvent =
   | { type: 'error'; code: string; message: string; turnId?: string }
   | { type: 'ping' }
   /**
-   * The server's raw SDK message, unstable ([SPEC]: bots ignore it). Not kept: only its `type` when it
-   * is the payload's first key (`sdkType`), and a `result`'s usage, the one thing the bridge reads.
+   * The server's raw SDK message, unstable ([SPEC]: bots ignore it). Its payload is not kept (most are
+   * never even parsed): only a `result`'s usage, the one thing the bridge reads.
    */
-  | { type: 'sdk_message'; sdkType?: string; usage?: TurnUsage }
+  | { type: 'sdk_message'; usage?: TurnUsage }
   | { type: 'unknown'; event: string; data: unknown }
   /**
    * Emitted by the client, never sent by the server: one event larger than the client's limit (`limit`

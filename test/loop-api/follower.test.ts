@@ -95,7 +95,7 @@ describe('followTurn', () => {
     const { sim, client, loopId } = await setup();
     const other = new AbortController();
     const bystander = (async () => { for await (const _ of client.watch(loopId, { signal: other.signal })) void _; })();
-    while (sim.openStreams() < 1) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => sim.listeners(loopId) >= 1, 'the bystander watching');
     sim.scriptNextTurn(loopId, slowDeltas(120));
     sim.faults.cutStreamAfter(5, { path: /\/messages$/ });
     const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
