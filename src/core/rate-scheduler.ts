@@ -46,8 +46,16 @@ export interface SchedulerOptions {
   /** Base backoff for those retries, ms. Default 500. */
   retryBaseMs?: number;
   onRateLimited?: (target: SchedulerTarget, retryAfterMs: number) => void;
-  /** Extra wait when the global window is full, for clock granularity, ms. Default 10. (Network jitter is covered exactly, see `globalReadyAt`.) */
+  /** Extra wait when the global window is full, for clock granularity, ms. Default 10. */
   windowMarginMs?: number;
+  /**
+   * The longest time from our start of a call to its arrival at the platform that the global window
+   * allows for, ms. Default 200. A call counts until a second after it may have arrived: after its answer
+   * (it arrived before that, whatever the network did) or after start + this, whichever is sooner. (Only
+   * waiting for answers would be exact for any delay, but on a busy event loop answers are observed late
+   * and the budget would go unused.)
+   */
+  maxArrivalDelayMs?: number;
 }
 
 interface Task {
@@ -78,8 +86,9 @@ export class RateScheduler {
    * Calls that may still arrive at the platform within the second before now: in flight (`end` Infinity)
    * or answered less than a second ago. A call reaches the platform between our start and its answer.
    */
-  private readonly recent: Array<{ end: number }> = [];
-  private lastStart = -Infinity;
+  private readonly recent: Array<{ start: number; end: number }> = [];
+  /** When the last global start was due (not when it happened: a late timer does not push the pace back). */
+  private lastSlot = -Infinity;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -176,22 +185,23 @@ export class RateScheduler {
 
   private globalReadyAt(now: number): number {
     // Answers come back in any order: compact in place (this runs per dispatch; no garbage).
+    const span = 1000 + (this.options.windowMarginMs ?? 10);
     let kept = 0;
-    for (const r of this.recent) if (r.end > now - 1000) this.recent[kept++] = r;
+    for (const r of this.recent) if (this.arrivedBy(r) + span > now) this.recent[kept++] = r;
     this.recent.length = kept;
     // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window frees.
     // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
     const gap = 1000 / this.budget.globalPerSecond;
-    const spaced = gap < 2 ? now : Math.max(now, this.lastStart + gap);
+    const spaced = gap < 2 ? now : Math.max(now, this.lastSlot + gap);
     if (this.recent.length < this.budget.globalPerSecond) return spaced;
-    // Full. The platform counts arrivals, and a call arrives somewhere between our start and its answer,
-    // whatever the network's jitter: so a call stops counting only a second after its *answer*. With fewer
-    // than N calls that could still land in the second before any start, no sliding-second window over
-    // arrivals ever holds more than N. All in flight: the next answer pumps again.
+    // Full. The platform counts arrivals, and a call arrives between our start and its answer (and within
+    // maxArrivalDelayMs of its start): so it counts until a second after the sooner of the two. With fewer
+    // than N calls that could still land in the second before any start, no sliding second of arrivals
+    // ever holds more than N, whatever the network's jitter within that bound.
     let earliest = Infinity;
-    for (const r of this.recent) if (r.end < earliest) earliest = r.end;
+    for (const r of this.recent) earliest = Math.min(earliest, this.arrivedBy(r));
     if (earliest === Infinity) return Infinity;
-    return Math.max(spaced, earliest + 1000 + (this.options.windowMarginMs ?? 10));
+    return Math.max(spaced, earliest + span);
   }
 
   private pump(): void {
@@ -224,6 +234,11 @@ export class RateScheduler {
     }
   }
 
+  /** By when this call reached the platform at the latest (see `maxArrivalDelayMs`). */
+  private arrivedBy(r: { start: number; end: number }): number {
+    return Math.min(r.end, r.start + (this.options.maxArrivalDelayMs ?? 200));
+  }
+
   private arm(at: number): void {
     if (at === Infinity || (this.timer && this.timerAt <= at)) return;
     if (this.timer) clearTimeout(this.timer);
@@ -242,9 +257,11 @@ export class RateScheduler {
     task.started = true;
     task.attempts++;
     this.stats.calls++;
-    const entry = { end: Infinity };
+    const entry = { start: now, end: Infinity };
     this.recent.push(entry);
-    this.lastStart = now;
+    const gap = 1000 / this.budget.globalPerSecond;
+    // A start less than a gap late keeps the schedule (the next may come sooner); after a pause it restarts.
+    this.lastSlot = this.lastSlot + gap >= now - gap ? this.lastSlot + gap : now;
     if (task.target.isGroup) chat.minute.push(now);
     const interval = task.target.isGroup ? this.budget.groupChatIntervalMs : this.budget.privateChatIntervalMs;
     chat.nextAt = now + interval;

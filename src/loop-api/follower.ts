@@ -337,6 +337,8 @@ class Follower {
       case 'done':
       case 'error':
         return this.windowGap();
+      case 'oversized':
+        return ev.event === 'assistant_delta' ? this.windowGap() : undefined;
       default:
         return undefined;
     }

@@ -269,11 +269,12 @@ describe('RateScheduler', () => {
     expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(10);
   });
 
-  it('holds against any arrival between a call\'s start and its answer: no second can hold more than N', async () => {
-    // Answers take 0–300 ms (a jittery network). Wherever in [start, answer] each call really reached the
-    // platform, no window of 1000 ms may contain more than N of them: for every t, at most N intervals meet [t, t + 1000].
+  it('holds against any arrival between a call\'s start and its answer (or start + maxArrivalDelayMs): no second can hold more than N', async () => {
+    // Answers take 0–300 ms (a jittery network). Wherever in [start, min(answer, start + 200)] each call
+    // reached the platform, no window of 1000 ms may contain more than N of them: for every t, at most N of
+    // those intervals meet [t, t + 1000].
     const N = 10;
-    const s = new RateScheduler(budget({ globalPerSecond: N }), { now: Date.now });
+    const s = new RateScheduler(budget({ globalPerSecond: N }), { now: Date.now, maxArrivalDelayMs: 200 });
     let seed = 12345;
     const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
     const spans: Array<[number, number]> = [];
@@ -281,7 +282,7 @@ describe('RateScheduler', () => {
       s.schedule(priv(`c${i}`), Priority.Send, async () => {
         const start = Date.now();
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 300)));
-        spans.push([start, Date.now()]);
+        spans.push([start, Math.min(Date.now(), start + 200)]);
       }).promise,
     );
     await vi.advanceTimersByTimeAsync(30_000);
@@ -290,26 +291,27 @@ describe('RateScheduler', () => {
     let worst = 0;
     for (const t of spans.flatMap(([a, b]) => [a - 1000, b])) worst = Math.max(worst, spans.filter(([a, b]) => b >= t && a <= t + 1000).length);
     expect(worst).toBeLessThanOrEqual(N);
+    // And the budget is used: 60 calls at 10/s, each held at most 1.2 s, take well under 8 s.
+    expect(Math.max(...spans.map(([a]) => a)) - Math.min(...spans.map(([a]) => a))).toBeLessThan(8_000);
   });
 
-  it('a call that has not been answered keeps its place in the window', async () => {
-    const s = new RateScheduler(budget({ globalPerSecond: 2 }), { now: Date.now });
+  it('a call counts until a second after its answer, or after start + maxArrivalDelayMs when the answer is late', async () => {
+    const s = new RateScheduler(budget({ globalPerSecond: 2 }), { now: Date.now, maxArrivalDelayMs: 200 });
     const hang = deferred();
-    const started: string[] = [];
-    const run = (id: string) => async () => {
-      started.push(id);
-      if (id !== 'c') await hang.promise;
+    const started: Array<[string, number]> = [];
+    const t0 = Date.now();
+    const run = (id: string, wait?: Promise<void>) => async () => {
+      started.push([id, Date.now() - t0]);
+      if (wait) await wait;
     };
-    const a = s.schedule(priv('a'), Priority.Send, run('a')).promise;
-    const b = s.schedule(priv('b'), Priority.Send, run('b')).promise;
+    const a = s.schedule(priv('a'), Priority.Send, run('a', hang.promise)).promise; // answered very late
+    const b = s.schedule(priv('b'), Priority.Send, run('b')).promise; // answered at once, at 500 ms
     const c = s.schedule(priv('c'), Priority.Send, run('c')).promise;
+    const d = s.schedule(priv('d'), Priority.Send, run('d')).promise;
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(started).toEqual(['a', 'b']); // both in flight: they may still arrive any moment
+    // a: start 0, arrived by 200 at the latest → counts until 1,210 (with the 10 ms margin); b: answered at 500 → until 1,510.
+    expect(started).toEqual([['a', 0], ['b', 500], ['c', 1210], ['d', 1510]]);
     hang.resolve();
-    await vi.advanceTimersByTimeAsync(999);
-    expect(started).toEqual(['a', 'b']); // answered, but a second has not passed since
-    await vi.advanceTimersByTimeAsync(100);
-    expect(started).toEqual(['a', 'b', 'c']);
-    await Promise.all([a, b, c]);
+    await Promise.all([a, b, c, d]);
   });
 });
