@@ -184,15 +184,16 @@ export class RateScheduler {
   }
 
   private globalReadyAt(now: number): number {
+    // Budgets this high (a start every < 2 ms) are no platform's limit: no pacing, no window to keep.
+    const gap = 1000 / this.budget.globalPerSecond;
+    if (gap < 2) return now;
     // Answers come back in any order: compact in place (this runs per dispatch; no garbage).
     const span = 1000 + (this.options.windowMarginMs ?? 10);
     let kept = 0;
     for (const r of this.recent) if (this.arrivedBy(r) + span > now) this.recent[kept++] = r;
     this.recent.length = kept;
     // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window frees.
-    // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
-    const gap = 1000 / this.budget.globalPerSecond;
-    const spaced = gap < 2 ? now : Math.max(now, this.lastSlot + gap);
+    const spaced = Math.max(now, this.lastSlot + gap);
     if (this.recent.length < this.budget.globalPerSecond) return spaced;
     // Full. The platform counts arrivals, and a call arrives between our start and its answer (and within
     // maxArrivalDelayMs of its start): so it counts until a second after the sooner of the two. With fewer
@@ -200,7 +201,6 @@ export class RateScheduler {
     // ever holds more than N, whatever the network's jitter within that bound.
     let earliest = Infinity;
     for (const r of this.recent) earliest = Math.min(earliest, this.arrivedBy(r));
-    if (earliest === Infinity) return Infinity;
     return Math.max(spaced, earliest + span);
   }
 
@@ -258,10 +258,12 @@ export class RateScheduler {
     task.attempts++;
     this.stats.calls++;
     const entry = { start: now, end: Infinity };
-    this.recent.push(entry);
     const gap = 1000 / this.budget.globalPerSecond;
-    // A start less than a gap late keeps the schedule (the next may come sooner); after a pause it restarts.
-    this.lastSlot = this.lastSlot + gap >= now - gap ? this.lastSlot + gap : now;
+    if (gap >= 2) {
+      this.recent.push(entry);
+      // A start less than a gap late keeps the schedule (the next may come sooner); after a pause it restarts.
+      this.lastSlot = this.lastSlot + gap >= now - gap ? this.lastSlot + gap : now;
+    }
     if (task.target.isGroup) chat.minute.push(now);
     const interval = task.target.isGroup ? this.budget.groupChatIntervalMs : this.budget.privateChatIntervalMs;
     chat.nextAt = now + interval;
