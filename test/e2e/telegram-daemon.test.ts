@@ -265,7 +265,9 @@ describe('telegram through the daemon', () => {
       return undefined;
     }, 20_000);
     await client.close();
-    await waitFor(() => bot(annDm.id).find((m) => /^seg01 seg02/.test(m.text ?? '')), 20_000);
+    const live = await waitFor(() => bot(annDm.id).find((m) => /^seg01 seg02/.test(m.text ?? '')), 20_000);
+    // Once the store holds the live message (a kill between Telegram's answer and that write could post it twice).
+    await waitFor(() => storeHoldsRef(String(live.message_id)), 20_000);
     await stop(daemon, 'SIGKILL');
     await waitFor(() => sim.listeners(loopId) === 0 && /seg\d\d$/.test(sim.written(loopId)) && sim.written(loopId).length > 0, 20_000);
     const atKill = sim.written(loopId).split(' ').length;
