@@ -35,6 +35,8 @@ export interface Simulator {
   readonly token: string;
   /** The next turn on this loop (or on any loop if loopId is '*') runs these steps instead of the default agent. */
   scriptNextTurn(loopId: string, steps: ScriptStep[]): void;
+  /** Lets every turn waiting at (or later reaching) the script step `{ gate: name }` go on. */
+  release(gate: string): void;
   /** Contents the "model" actually received on a loop, in order (one per turn start or injection). */
   received(loopId: string): string[];
   /** How many images came with each received message (same order as `received`). */
@@ -66,6 +68,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     tokens,
     token: Object.keys(tokens)[0]!,
     scriptNextTurn: (loopId, steps) => srv.scriptNextTurn(loopId, steps),
+    release: (gate) => srv.release(gate),
     received: (loopId) => srv.received(loopId),
     receivedImages: (loopId) => srv.receivedImages(loopId),
     written: (loopId) => srv.written(loopId),

@@ -114,6 +114,27 @@ export class SimServer implements SessionHost {
     return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.receivedImages ?? [])];
   }
 
+  private readonly gates = new Map<string, { released: Promise<void>; release: () => void }>();
+
+  private gateOf(name: string): { released: Promise<void>; release: () => void } {
+    let g = this.gates.get(name);
+    if (!g) {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      g = { released, release };
+      this.gates.set(name, g);
+    }
+    return g;
+  }
+
+  gate(name: string): Promise<void> {
+    return this.gateOf(name).released;
+  }
+
+  release(name: string): void {
+    this.gateOf(name).release();
+  }
+
   agentFor(loopUuid: string, content: string): TurnAgent {
     const steps = this.scripts.get(loopUuid)?.shift() ?? this.scripts.get('*')?.shift();
     return steps ? scriptedAgent(steps) : defaultAgent(content, this.opts.deltaDelayMs);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { defaultAgent } from '../../src/sim/agent.js';
-import { checkReply, MISSING_NOTE } from '../helpers/reply-check.js';
+import { checkReply, gatedSegments, MISSING_NOTE } from '../helpers/reply-check.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -132,34 +132,40 @@ it('SIGKILL at random points during 20 turns: every reply completed exactly once
   console.log(`kill-restart: ${KILLS} SIGKILLs, ${MESSAGES.length} replies, ${withNotice} with a recovery notice`);
 });
 
-it('killed while the loop writes, restarted after it wrote more: the reply says plainly that a part is missing', { timeout: 120_000 }, async () => {
-  const segs = Array.from({ length: 30 }, (_, i) => `seg${String(i + 1).padStart(2, '0')}`);
-  const written = segs.join(' ');
-  sim.scriptNextTurn('*', segs.map((s, i) => ({ delta: i ? ` ${s}` : s, delayMs: 100 })));
+it('killed while the loop writes, restarted after it wrote more: the reply says plainly that a part is missing', { timeout: 150_000 }, async () => {
+  const turn = gatedSegments();
+  sim.scriptNextTurn('*', turn.steps);
   const input = ['thirty segments please'];
   const first = startDaemon(input, 'gap-test');
   const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
-  const loopId = await waitFor(async () => {
-    for await (const loop of client.listAllLoops()) if (sim.received(loop.id).includes(input[0])) return loop.id;
-    return undefined;
-  }, 'the turn to start', 30_000);
-  await client.close();
-  await waitFor(() => sim.written(loopId).includes('seg05'), 'a few segments written while attached', 30_000);
-  first.child.kill('SIGKILL');
-  await first.exited;
-  // The loop writes on with nobody attached ([IMPL]: nothing of it reaches the snapshot).
-  await waitFor(() => sim.listeners(loopId) === 0 && sim.written(loopId).includes('seg12'), 'segments written while down', 30_000);
-  const second = startDaemon(input, 'gap-test');
-  await waitFor(() => [...replies([second.output()]).values()].some((r) => r.to === 'gap-test-1'), 'the resumed reply', 60_000);
-  second.child.kill('SIGTERM');
-  await second.exited;
-  const mine = [...replies([first.output(), second.output()]).values()].filter((r) => r.to === 'gap-test-1');
-  expect(mine).toHaveLength(1);
-  const text = mine[0].text;
-  expect(text).toMatch(new RegExp(`${MISSING_NOTE}: loopbridge was disconnected for \\d+ s while the loop was writing`));
-  const verdict = checkReply(text, written);
-  expect(verdict.problem).toBeUndefined();
-  expect(verdict.notes).toBe(1);
-  expect(text).toContain('seg30');
-  expect(text).not.toContain('seg10'); // written while down: really gone, and not pretended
+  try {
+    const loopId = await waitFor(async () => {
+      for await (const loop of client.listAllLoops()) if (sim.received(loop.id).includes(input[0])) return loop.id;
+      return undefined;
+    }, 'the turn to start', 30_000);
+    await waitFor(() => sim.written(loopId).includes('seg03') && sim.listeners(loopId) > 0, 'a few segments written while attached', 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await waitFor(() => sim.listeners(loopId) === 0, 'the killed daemon gone from the stream', 30_000);
+    // The loop writes on with nobody attached ([IMPL]: nothing of it reaches the snapshot), then waits at the prompt.
+    sim.release(turn.downGate);
+    await waitFor(() => sim.written(loopId).includes('seg12'), 'segments written while down', 30_000);
+    const second = startDaemon(input, 'gap-test');
+    await waitFor(() => sim.listeners(loopId) > 0, 'the restarted daemon following the turn again', 60_000);
+    await waitFor(() => client.answerChoice(loopId, turn.gateChoiceId, { allow: true }).then(() => true, () => false), 'the gate opened', 30_000);
+    await waitFor(() => [...replies([second.output()]).values()].some((r) => r.to === 'gap-test-1'), 'the resumed reply', 60_000);
+    second.child.kill('SIGTERM');
+    await second.exited;
+    const mine = [...replies([first.output(), second.output()]).values()].filter((r) => r.to === 'gap-test-1');
+    expect(mine).toHaveLength(1);
+    const text = mine[0].text;
+    expect(text).toMatch(new RegExp(`${MISSING_NOTE}: loopbridge was disconnected for \\d+ s while the loop was writing`));
+    const verdict = checkReply(text, turn.written);
+    expect(verdict.problem).toBeUndefined();
+    expect(verdict.notes).toBe(1);
+    expect(text).toContain('seg30');
+    for (const seg of turn.lost) expect(text).not.toContain(seg); // written while down: really gone, and not pretended
+  } finally {
+    await client.close();
+  }
 });

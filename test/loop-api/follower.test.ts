@@ -181,16 +181,14 @@ describe('followTurn', () => {
 
   it('a queued message: does not stop at the other turn’s done, ends when the loop is idle', async () => {
     const { sim, client, loopId } = await setup();
-    sim.scriptNextTurn(loopId, [{ delta: 'first ', delayMs: 0 }, { delta: 'turn', delayMs: 300 }]);
+    // The gate holds the first turn (without a tool step, where 'two' would be injected) until 'two' is queued.
+    sim.scriptNextTurn(loopId, [{ delta: 'first ' }, { gate: 'q' }, { delta: 'turn' }]);
     sim.scriptNextTurn(loopId, [{ delta: 'second ', delayMs: 100 }, { delta: 'reply', delayMs: 100 }]);
     const firstTurn = collect(followTurn(client, loopId, { content: 'one' }, { ...FOLLOW, idempotencyKey: 'q1' }));
-    await new Promise<void>(async (r) => {
-      for (;;) {
-        if ((await client.getLoop(loopId)).busy) return r();
-        await new Promise((x) => setTimeout(x, 10));
-      }
+    await waitFor(async () => (await client.getLoop(loopId)).busy, 'the first turn running');
+    const second = await collect(followTurn(client, loopId, { content: 'two' }, { ...FOLLOW, idempotencyKey: 'q2' }), (e) => {
+      if (e.type === 'queued') sim.release('q');
     });
-    const second = await collect(followTurn(client, loopId, { content: 'two' }, { ...FOLLOW, idempotencyKey: 'q2' }));
     expect(second[0]).toMatchObject({ type: 'queued' });
     expectOneTerminalLast(second);
     expect(textOf(second)).toContain('second reply');
