@@ -147,7 +147,13 @@ export class LiveMessage {
   }
 
   private kick(): void {
-    if (this.failure || this.abandoned || this.deps.signal.aborted) return;
+    if (this.failure || this.abandoned) return;
+    if (this.deps.signal.aborted) {
+      // Shutdown: nothing more is sent. A finish() must not wait forever: it resolves when the platform
+      // already shows the final content, else rejects (the turn stays recorded and ends after a restart).
+      if (this.final) this.settle(this.hasWork() ? new TaskCancelledError('aborted') : null);
+      return;
+    }
     if (this.source) {
       // A queued step renders the newest content itself; otherwise render once the pace allows a call
       // (at once for the first message, so the first text shows as soon as it exists).
