@@ -223,16 +223,20 @@ const ms = (v: number) => `${fmt(v)} ms`;
 
 /** Findings of profiles of one 1,000-conversation phase (static text: re-profile when the core changes). */
 const PROFILE_NOTES = [
-  '**Where the time and memory go** (1,000-conversation phase, 2026-11-23, after the fixes below):',
-  '- Peak RSS is mostly uncollected garbage, not live data: mid-run, a forced GC takes the JS heap from ~100–130 MB to ' +
-    '~50 MB (`--expose-gc` + `gc()`), and the same phase under `node --max-old-space-size=96` completes all 1,000 turns at ' +
-    '~217 MB peak RSS. At default V8 heap sizing the RSS target (< 300 MB) is missed.',
-  '- Allocation sampled over the run (inspector sampling heap profiler, collected objects included): ~880 MB in all, of which ' +
-    'the loop client and follower (SSE decode, 85 events a turn, 43 of them `sdk_message`) ~300 MB, and the store\'s whole-file ' +
-    'writes ~130 MB (one JSON file holds every queue item, turn record and dedupe mark).',
-  '- Fixed after the first profile: rendering on every delta (the live message now renders only right before a platform ' +
-    'call), the scheduler\'s per-dispatch `Map` entry tuples (~190 MB of garbage), and a store scan on every turn end ' +
-    '(a per-loop list of open choices now).',
+  '**Where the time and memory go** (1,000-conversation phase; static text: re-profile when the core changes):',
+  '- Peak RSS is mostly uncollected garbage, not live data: mid-run a forced GC takes the JS heap to ~50 MB. So the ' +
+    'lever is the allocation rate. Measured with the inspector\'s sampling heap profiler (collected objects included): ' +
+    '~880 MB allocated per phase on 2026-11-23, ~690 MB on 2026-11-30.',
+  '- 2026-11-30 (issue 7 §4), peak RSS 293–354 MB → 262–281 MB over six runs each: an `sdk_message` (43 of the 85 events ' +
+    'of a turn) is no longer parsed unless it is a `result` (its usage is all the bridge reads); one async generator ' +
+    'less per event in the client (SSE decoded in place); the follower holds each delta once (offsets, not copies) and ' +
+    'allocates no step object per event; the live message builds each message\'s signature once (a full copy of the ' +
+    'reply text on every comparison before); the splitter skips the markdown parse when a reply has no fence or table; ' +
+    'the in-flight turn record is refreshed every 5 s instead of every 500 ms (only `seenAt` changes); the store writes ' +
+    'its file in 64 KiB pieces instead of one multi-MB string and Buffer per write (those sat in V8\'s large-object ' +
+    'space until a full GC); the benchmark\'s own tap no longer adds a generator per event.',
+  '- Still the largest: the store\'s whole-file serialisation (~110 MB per phase, short-lived), the async-iterator ' +
+    'chain client → follower → turn runner (~120 MB), the JSON copy of values written to the store (~45 MB).',
 ].join('\n');
 
 function rows(results: PhaseResult[]): { header: string[]; body: string[][] } {

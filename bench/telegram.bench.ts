@@ -580,30 +580,21 @@ async function main(): Promise<void> {
 
 /** Why the targets are missed (static: re-read the figures when the core changes). */
 const FINDINGS = [
-  '**Why the 429 and first-text targets are missed** (9 default runs on 2026-11-23: 52–77 × 429 per run, last first text 1.26–1.68 × ' +
-    'the floor; finals were 220 / 220 and exactly once in every run):',
-  '- **Bursts at the window edge, not the per-chat or group limits.** Every 429 came when the fake had admitted ~30 calls in the ' +
-    'second before (row "global window"). `RateScheduler` lets up to `globalPerSecond` calls start the moment the sliding window ' +
-    'frees, so calls go out in bursts at exactly 30 per 1,000 ms measured at *start*; the fake counts *arrivals*, and daemon start → ' +
-    'arrival varies by up to ~50 ms under this load (row "daemon call start → arrival", p99 ≈ 47 ms), so a burst lands inside the ' +
-    "previous second's window. Each 429 costs its chat `retry_after` = 1 s (rounded up) and a global slot, and while a held chat's " +
-    'first send waits, the freed slots go to intermediate edits of other chats (G above counts up to ~75 edits admitted before the ' +
-    'last first text). Lowering `telegram.rate.globalPerSecond` does not cure it (28/s: 37 × 429, 1.26 ×; 29/s: 25 × 429, 1.54 ×), ' +
-    'because the bursts remain.',
-  '- **Typing first.** The first `sendChatAction` of a turn goes out on `started`, ~200 ms before the first delta, when nothing else ' +
-    'is queued, so ~30 typing calls fill the first second of budget (G − 220 ≈ 30 sendChatAction), and in those chats the first send ' +
-    'then waits `privateChatIntervalMs` behind the typing call: ≈ 1 s of the 7.3 s floor.',
-  '- **Proposed fix (core, `src/core/rate-scheduler.ts`), validated with a bench-only patch of `RateScheduler.globalReadyAt` ' +
-    '(not committed):** pace global starts evenly, at most one per `1000 / globalPerSecond` ms (33 ms), instead of bursting when ' +
-    'the window frees; optionally also count the window as 1,000 + 50 ms against network jitter. Result, one run each: even pacing ' +
-    'alone: **0 × 429**, last first text **1.11 ×** the floor, last final 1.04 × its floor, 2.07 calls per turn; even pacing + 50 ms ' +
-    'margin: 0 × 429, 1.10 ×, 1.03 ×. With even pacing typing takes only ~7 slots before the last first text, so the typing ' +
-    'proposal (drop a typing call when the global window is more than half used) gained little (1.08 ×) and is not needed for the target.',
-  '- **Under this load the live message is "first text, then final":** with the budget saturated for the whole run (~2.0–2.5 calls ' +
+  '**History of the 429 and first-text targets** (static text: re-read the figures when the core changes):',
+  '- 2026-11-23: 52–77 × 429 per run, last first text 1.26–1.68 × the floor. Cause: `RateScheduler` let up to ' +
+    '`globalPerSecond` calls start the moment its window (counted at *start*) freed; the fake counts *arrivals*, which lag ' +
+    'starts by up to ~50 ms under load, so bursts landed inside the previous second. Fixed by pacing global starts evenly ' +
+    '(one per 1000 / N ms) and a 50 ms margin: 0 × 429, ~1.10 × the floor.',
+  '- 2026-11-30 (issue 7 §5): a second, independent reading of "30 per second" (arrivals in a sliding second, with network ' +
+    'jitter) still found 0–3 × 429 per run against that margin. The window now counts each call until a second after it may ' +
+    'have arrived: its *answer* (a call reaches the platform before it is answered, whatever the network did) or its start + ' +
+    '200 ms (`maxArrivalDelayMs`), whichever is sooner; so no sliding second of arrivals holds more than N for any delay up to ' +
+    'that (unit test in `test/core/rate-scheduler.test.ts`; `test/adapters/telegram/rate-budget.test.ts` sends 90 messages ' +
+    'through the fake with 0–150 ms of jitter per request: 0 × 429 and at most 30 arrivals in any sliding second, where the ' +
+    'old scheduler drew 429s in two runs of three). Even pacing keeps its schedule after a late timer, so event-loop lag does ' +
+    'not waste the budget.',
+  '- Under this load the live message is "first text, then final": with the budget saturated for the whole run (~2.0–2.5 calls ' +
     "per turn) intermediate edits yield, as item 5 asks; time to final is bounded by turn end + 220 finals / 30 per s (the row's floor).",
-  '- Also seen: `MaxListenersExceededWarning: 11 abort listeners added to [AbortSignal]` on every run — grammy adds one abort ' +
-    "listener per in-flight call to the signal the adapter is given (the outlet's long-lived shutdown signal). Not a leak (removed when " +
-    'the call ends) but noisy; `events.setMaxListeners(0, signal)` where that signal is created (Sessions/Outlet) silences it.',
 ].join('\n');
 
 /** Child mode: one run, its Result as the last stdout line. */

@@ -84,6 +84,8 @@ export class ConsoleAdapter implements ChatAdapter {
             files: [],
             mentionsBot: false,
             replyToBot: false,
+            // No `order`: line numbers restart with every session (the id carries the session), and a
+            // terminal never redelivers, so the window alone is plenty.
             messageId: `${this.session}-${n}`,
           })
           .catch((err) => this.write(`[not accepted: ${String(err)}]\n`)),

@@ -153,6 +153,8 @@ export class RoomEvents {
       mentionsBot,
       replyToBot,
       messageId: ev.event_id,
+      // No `order`: event ids are opaque, and origin_server_ts is the sender's server's clock (federated
+      // events arrive late and out of order), so the store keeps these marks for the redelivery window.
       ...(replyToBot ? { replyToMessageId: parsed.inReplyTo } : {}),
     });
   }

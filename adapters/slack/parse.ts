@@ -72,6 +72,21 @@ function senderOf(ev: MessageEvent): Sender {
   return { id: ev.user!, ...(name ? { displayName: name } : {}), isBot: false };
 }
 
+/** Largest fraction a ts carries: Slack's ts is seconds with exactly six decimals (microseconds). */
+const TS = /^(\d{1,10})\.(\d{1,6})$/;
+
+/**
+ * A message ts as its position in the channel, in integer microseconds ("1712345678.123456" →
+ * 1712345678123456): both parts are read as integers, never through a float, so no two ts collide.
+ * Undefined for anything not shaped like a ts (the store then keeps the mark for the window only).
+ */
+export function slackTsOrder(ts: string): number | undefined {
+  const m = TS.exec(ts);
+  if (!m) return undefined;
+  const order = Number(m[1]) * 1_000_000 + Number(m[2]!.padEnd(6, '0'));
+  return Number.isSafeInteger(order) ? order : undefined;
+}
+
 /**
  * One `message` or `app_mention` event → an InboundMessage, or undefined for what the core never acts on:
  * the bot's own and other bots' messages, subtypes that are not new words (see TAKEN_SUBTYPES), and events
@@ -110,8 +125,16 @@ export async function parseMessageEvent(ev: MessageEvent, self: SlackSelf, optio
     replyToBot,
     // The ts is the message's identity: an app_mention and its message twin share it, and so do retries.
     messageId: ev.ts,
+    // ts only grow within a channel (the dedupe scope: threads share their channel's ts sequence), so
+    // the store may forget old marks and keep a floor; Slack's retries stop after ~5 min, far inside it.
+    ...orderOf(ev.ts),
     ...(replyToBot && inThread ? { replyToMessageId: ev.thread_ts } : {}),
   };
+}
+
+function orderOf(ts: string): { order?: number } {
+  const order = slackTsOrder(ts);
+  return order === undefined ? {} : { order };
 }
 
 /** The fields of a `block_actions` payload this adapter reads. */

@@ -83,6 +83,7 @@ function parseMessage(m: Message, bot: BotSelf): InboundMessage | undefined {
     replyToBot,
     ...(gate.addressedElsewhere ? { addressedElsewhere: true } : {}),
     messageId: String(m.message_id),
+    order: m.message_id, // grows within a chat: lets the store forget old dedupe marks safely
     ...(replyToBot && reply ? { replyToMessageId: String(reply.message_id) } : {}),
   };
 }

@@ -26,8 +26,12 @@ export class TappedClient extends LoopClient {
     return this.tap(loopId, super.watch(loopId, o));
   }
 
-  private async *tap(loopId: string, events: AsyncIterable<LoopEvent>): AsyncGenerator<LoopEvent> {
-    for await (const ev of events) {
+  /**
+   * Observes each event as the core pulls it. A plain iterator wrapper rather than an async generator:
+   * the measurement must not add a generator's garbage per event to the core's RSS it reports.
+   */
+  private tap(loopId: string, events: AsyncIterable<LoopEvent>): AsyncIterable<LoopEvent> {
+    const observe = (ev: LoopEvent): void => {
       if (ev.type === 'assistant_delta') {
         let list = this.received.get(loopId);
         if (!list) this.received.set(loopId, (list = []));
@@ -37,7 +41,20 @@ export class TappedClient extends LoopClient {
       } else if (ev.type === 'done' || ev.type === 'interrupted' || ev.type === 'error') {
         this.endedAt.set(loopId, Date.now());
       }
-      yield ev;
-    }
+    };
+    return {
+      [Symbol.asyncIterator]: () => {
+        const it = events[Symbol.asyncIterator]();
+        return {
+          next: () =>
+            it.next().then((r) => {
+              if (!r.done) observe(r.value);
+              return r;
+            }),
+          return: (v?: unknown) => it.return?.(v) ?? Promise.resolve({ done: true as const, value: undefined }),
+          throw: (e?: unknown) => it.throw?.(e) ?? Promise.reject(e),
+        };
+      },
+    };
   }
 }

@@ -98,6 +98,12 @@ export interface RepliesConfig {
   showTools: boolean;
   /** Append a usage/cost footer when the server provides one. Default `false`. */
   showUsage: boolean;
+  /**
+   * Most assistant text one reply holds, characters; past it the reply says where it was cut and the
+   * loop's further text is not shown (bounds memory, the turn record and the number of chat messages).
+   * Default 1048576 (1 Mi).
+   */
+  maxTextChars: number;
 }
 
 /** `telegram.webhook:` — resolved only when `telegram.mode` is `webhook`. */
@@ -383,6 +389,7 @@ const repliesSchema = z.strictObject({
     .prefault({}),
   showTools: bool().default(true),
   showUsage: bool().default(false),
+  maxTextChars: positiveInt('characters', 1048576).default(1048576),
 });
 
 const webhookSchema = z.strictObject({

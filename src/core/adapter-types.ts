@@ -53,6 +53,16 @@ export interface InboundMessage {
   addressedElsewhere?: boolean;
   /** The platform's own id of this message; stable across redelivery. Basis of dedupe and idempotency. */
   messageId: string;
+  /**
+   * The message's position in its chat, when the platform's positions only grow there: Telegram
+   * `message_id`; Slack `ts` as integer microseconds (`"1712345678.123456"` → 1712345678123456, a safe
+   * integer; an app_mention and its message share it, as they share the ts). Leave it out for opaque ids
+   * (Matrix event ids; `origin_server_ts` is set by the sender's server and can arrive late) and where
+   * positions restart (the console's line numbers). With it the store can forget old dedupe marks and
+   * still drop every redelivery at or below the highest forgotten position; without it marks are kept for
+   * the redelivery window (see `Store.markSeen`). Optional; default: none.
+   */
+  order?: number;
   /** The bot's message this one replies to, if any (used for free-text answers to questions). */
   replyToMessageId?: string;
 }

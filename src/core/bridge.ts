@@ -16,7 +16,7 @@ import { Metrics } from './metrics.js';
 import { Mirrors } from './mirror.js';
 import { Outlet } from './outlet.js';
 import { Sessions } from './sessions.js';
-import { keys, type ConversationRecord, type PairingRecord } from './state.js';
+import { keys, migrateLegacySeen, type ConversationRecord, type PairingRecord } from './state.js';
 import { TurnRunner } from './turn-runner.js';
 
 export interface BridgeLogger {
@@ -32,7 +32,8 @@ export interface BridgeOptions {
   adapters: ChatAdapter[];
   access: AccessConfig;
   routing: RoutingConfig;
-  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean };
+  /** `maxTextChars`: most assistant text a reply holds (default 1,048,576; see RepliesConfig). */
+  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean; maxTextChars?: number };
   defaultPermissionMode: PermissionMode;
   log: BridgeLogger;
   metrics?: Metrics;
@@ -125,6 +126,8 @@ export class Bridge {
   }
 
   async start(): Promise<void> {
+    const migrated = await migrateLegacySeen(this.options.store);
+    if (migrated) this.options.log.info({ marks: migrated }, 'moved dedupe marks to the compact layout');
     this.accepting = true;
     for (const outlet of this.outlets.values()) {
       const sink = { accept: (ev: InboundEvent) => this.accept(outlet, ev), state: adapterState(this.options.store, outlet.adapter.platform) };

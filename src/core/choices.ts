@@ -29,6 +29,12 @@ export interface ChoiceDeps {
   log: { warn(obj: object, msg?: string): void };
 }
 
+/**
+ * How long an answered or expired choice still answers a late press with its outcome, ms: 1 h. (Its
+ * message already shows the outcome without buttons; after this a press says the button is not valid.)
+ */
+export const FINISHED_CHOICE_TTL_MS = 3600_000;
+
 /** What a typed message did to a pending choice (`duplicate`: its claim failed, nothing done). */
 export type TypedAnswerResult = 'answered' | 'not-a-choice-answer' | 'duplicate';
 
@@ -77,8 +83,10 @@ export class ChoiceRegistry {
     await this.serial(token, async () => {
       const fresh = (await store.get<ChoiceRecord>(keys.choice(token))) ?? rec;
       fresh.message = message;
-      await store.set(keys.choice(token), fresh);
-      if (fresh.state !== 'pending') await this.save(ctx.outlet, fresh);
+      if (fresh.state === 'pending') await store.set(keys.choice(token), fresh);
+      // Finished meanwhile: the stored record is kept slim (no payload, a TTL), so the outcome is rendered
+      // with this record's payload, and `save` keeps it slim and expiring.
+      else await this.save(ctx.outlet, { ...fresh, question: rec.question, permission: rec.permission });
     });
   }
 
@@ -243,7 +251,15 @@ export class ChoiceRegistry {
   }
 
   private async save(outlet: Outlet, rec: ChoiceRecord): Promise<void> {
-    await this.deps.store.set(keys.choice(rec.token), rec);
+    if (rec.state === 'pending') await this.deps.store.set(keys.choice(rec.token), rec);
+    else {
+      // A finished choice is kept only so that a late press can say how it ended: without its payload,
+      // and for a while; then it is pruned (the store holds live state, not history).
+      const ttl = { ttlMs: FINISHED_CHOICE_TTL_MS };
+      const { question: _q, permission: _p, ...rest } = rec;
+      await this.deps.store.set(keys.choice(rec.token), { ...rest, answers: {}, toggled: [] } satisfies ChoiceRecord, ttl);
+      await this.deps.store.set(keys.choiceIndex(rec.loopId, rec.choiceId), rec.token, ttl);
+    }
     if (rec.message) {
       await outlet.edit(rec.message, this.render(rec, outlet)).catch((err) => this.deps.log.warn({ err: String(err) }, 'updating a choice message failed'));
     }

@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { Mirrors } from './mirror.js';
 import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
-import { keys, SEEN_TTL_MS, type QueuedMessage, type StopRecord } from './state.js';
+import { keys, type QueuedMessage, type StopRecord } from './state.js';
 import type { Store } from '../store/store.js';
 import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
@@ -91,10 +91,11 @@ export class Intake {
     // Durable dedupe: a platform redelivery (retry, offset replay, sync replay) is dropped here. The mark is
     // claimed only when we act on the message, right before acting (see `claim`); a message for the loop
     // claims it in the same batch that queues it.
-    const seenKey = keys.seen(conv.platform, conv.chatId, msg.messageId);
+    const seenScope = keys.seenScope(conv.platform, conv.chatId);
+    const seenOrder = { order: msg.order };
     const duplicate = () => metrics.inc('inbound_duplicates_total', { platform: conv.platform });
-    if (await store.get(seenKey)) return duplicate();
-    const claim = () => store.setIfAbsent(seenKey, 1, { ttlMs: SEEN_TTL_MS });
+    if (await store.isSeen(seenScope, msg.messageId, seenOrder)) return duplicate();
+    const claim = () => store.markSeen(seenScope, msg.messageId, seenOrder);
     // Notices are not part of accepting the message: they must not hold up the platform's acknowledgement.
     const notify = (text: string) => void sessions.notify(outlet, conv, text);
     /** Tells the sender something once (a concurrent delivery of the same message stays silent). */
@@ -181,13 +182,15 @@ export class Intake {
     };
     // The dedupe mark, the conversation and the queued message commit together (one batch): a crash can
     // never keep the mark and lose the message, and of two concurrent deliveries exactly one is queued.
-    const claimed = { op: 'setIfAbsent', key: seenKey, value: 1, ttlMs: SEEN_TTL_MS } as const;
+    const claimed = { op: 'markSeen', scope: seenScope, id: msg.messageId, order: msg.order } as const;
     if (!(await sessions.accept(item, claimed))) return duplicate();
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
     if (refusedNotice) notify(refusedNotice);
-    // Told only while a turn runs (a burst of messages before the first turn starts needs no notice).
-    if (sessions.running.has(convKey)) notify(`📥 Queued (${waiting + 1} ahead) — it goes to the loop when the current turn ends.`);
+    // Exact: the messages before this one in the conversation's FIFO (the running or starting turn's included),
+    // read after the enqueue, so concurrent accepts and a turn starting meanwhile cannot skew it.
+    const ahead = (await store.items<QueuedMessage>(keys.inbox(convKey))).findIndex((q) => q.id === item.id);
+    if (ahead > 0) notify(`📥 Queued (${ahead} ahead) — it goes to the loop when the current turn ends.`);
     sessions.wake(convKey);
   }
 

@@ -126,7 +126,7 @@ export class LiveMessage {
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     // Whatever the platform does (hang, fail, never answer), shutdown settles this wait.
     if (!this.onAbort && !this.deps.signal.aborted) {
-      this.onAbort = () => this.settle(new LiveMessageAbortedError('shut down before the reply was delivered'));
+      this.onAbort = () => this.shutDown();
       this.deps.signal.addEventListener('abort', this.onAbort, { once: true });
     }
     this.setWanted(messages);
@@ -193,7 +193,7 @@ export class LiveMessage {
     // Nothing more will be delivered: every wait settles now (a failed reply must not hold its turn).
     if (this.failure) return this.settle(this.failure);
     if (this.abandoned) return this.settle(new TaskCancelledError('abandoned'));
-    if (this.deps.signal.aborted) return this.settle(new LiveMessageAbortedError('shut down before the reply was delivered'));
+    if (this.deps.signal.aborted) return this.shutDown();
     if (this.retryTimer) return; // a final delivery waits out a platform outage
     if (this.source) {
       // A queued step renders the newest content itself; otherwise render once the pace allows a call
@@ -203,13 +203,7 @@ export class LiveMessage {
       if (wait > 0) return this.armPace(wait);
       this.materialize();
     }
-    if (this.final && !this.deps.adapter.finalized) {
-      // Without a finalized hook there is nothing to tell the platform: a chunk already showing its final
-      // content is final, and marking it must not cost a slot of the rate budget.
-      this.wanted.forEach((m, i) => {
-        if (this.delivered[i] && sig(m) === this.delivered[i].sig) this.delivered[i].finalized = true;
-      });
-    }
+    this.markShownFinal();
     if (!this.hasWork()) {
       if (this.final) this.settle(null);
       return;
@@ -253,6 +247,26 @@ export class LiveMessage {
         this.settle(err);
       },
     );
+  }
+
+  private markShownFinal(): void {
+    if (!this.final || this.deps.adapter.finalized) return;
+    // Without a finalized hook there is nothing to tell the platform: a chunk already showing its final
+    // content is final, and marking it must not cost a slot of the rate budget.
+    this.wanted.forEach((m, i) => {
+      if (this.delivered[i] && sig(m) === this.delivered[i].sig) this.delivered[i].finalized = true;
+    });
+  }
+
+  /**
+   * Shutdown: nothing more is sent, and no wait may outlive it. A finish() resolves when the platform
+   * already shows the final content (a step still recording it changes nothing the person sees), else it
+   * rejects: the turn stays recorded and its reply is completed after a restart.
+   */
+  private shutDown(): void {
+    this.clearTimers();
+    this.markShownFinal();
+    this.settle(this.final && !this.hasWork() ? null : new LiveMessageAbortedError('shut down before the reply was delivered'));
   }
 
   /**
@@ -367,6 +381,14 @@ export class LiveMessage {
   }
 }
 
+/** Signatures are compared on every step: built once per wanted message (a flat copy of the text each time was the garbage). */
+const sigs = new WeakMap<OutboundMessage, string>();
+
 function sig(m: OutboundMessage): string {
-  return m.buttons?.length ? `${m.text}\u0000${JSON.stringify(m.buttons)}` : m.text;
+  let s = sigs.get(m);
+  if (s === undefined) {
+    s = m.buttons?.length ? `${m.text}\u0000${JSON.stringify(m.buttons)}` : m.text;
+    sigs.set(m, s);
+  }
+  return s;
 }

@@ -60,6 +60,7 @@ export class Mirrors {
             continue;
           }
           if (ev.type === 'ping' || ev.type === 'sdk_message' || ev.type === 'unknown') continue;
+          if (ev.type === 'oversized' && ev.event !== 'assistant_delta') continue; // a huge tool output: nothing to show
           if (!turn) {
             if (ev.type === 'done' || ev.type === 'interrupted' || ev.type === 'error' || ev.type === 'choice_resolved') continue;
             turn = {

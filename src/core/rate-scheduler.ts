@@ -52,8 +52,19 @@ export interface SchedulerOptions {
   /** Base backoff for those retries, ms. Default 500. */
   retryBaseMs?: number;
   onRateLimited?: (target: SchedulerTarget, retryAfterMs: number) => void;
-  /** Extra wait when the global window is full, for the platform's clock and network jitter, ms. Default 50. */
+  /**
+   * Extra wait when a window is full, for clock granularity, ms. Default 10 for the global second (which
+   * already counts calls until they may have arrived) and 50 for per-minute kind caps (counted at start).
+   */
   windowMarginMs?: number;
+  /**
+   * The longest time from our start of a call to its arrival at the platform that the global window
+   * allows for, ms. Default 200. A call counts until a second after it may have arrived: after its answer
+   * (it arrived before that, whatever the network did) or after start + this, whichever is sooner. (Only
+   * waiting for answers would be exact for any delay, but on a busy event loop answers are observed late
+   * and the budget would go unused.)
+   */
+  maxArrivalDelayMs?: number;
 }
 
 /** The kind a call draws on; a function is asked right before the call would start (it may change until then). */
@@ -89,7 +100,13 @@ const MAX_SERIAL_PACE_MS = 10_000;
 
 export class RateScheduler {
   private readonly chats = new Map<string, ChatState>();
-  private readonly global: number[] = [];
+  /**
+   * Calls that may still arrive at the platform within the second before now: in flight (`end` Infinity)
+   * or answered less than a second ago. A call reaches the platform between our start and its answer.
+   */
+  private readonly recent: Array<{ start: number; end: number }> = [];
+  /** When the last global start was due (not when it happened: a late timer does not push the pace back). */
+  private lastSlot = -Infinity;
   /** Start times within the last minute, per capped kind. */
   private readonly kinds = new Map<CallKind, number[]>();
   private readonly reserved = new Map<CallKind, number>();
@@ -219,17 +236,25 @@ export class RateScheduler {
   }
 
   private globalReadyAt(now: number): number {
-    while (this.global.length && this.global[0] <= now - 1000) this.global.shift();
-    // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window
-    // frees: the platform counts arrivals, which lag our starts by network jitter, so a burst started at
-    // the edge of our window lands inside the platform's previous second and earns 429s. The margin
-    // absorbs that jitter when the window is full.
-    // (Below 2 ms a gap would only cost timer ticks: budgets that high are not a platform's limit.)
+    // Budgets this high (a start every < 2 ms) are no platform's limit: no pacing, no window to keep.
     const gap = 1000 / this.budget.globalPerSecond;
-    const last = this.global[this.global.length - 1];
-    const spaced = Math.max(last === undefined || gap < 2 ? now : Math.max(now, last + gap), this.globalPausedUntil);
-    if (this.global.length < this.budget.globalPerSecond) return spaced;
-    return Math.max(spaced, this.global[0] + 1000 + (this.options.windowMarginMs ?? 50));
+    // A bot-wide 429 holds back every call, whatever the budget.
+    if (gap < 2) return Math.max(now, this.globalPausedUntil);
+    // Answers come back in any order: compact in place (this runs per dispatch; no garbage).
+    const span = 1000 + (this.options.windowMarginMs ?? 10);
+    let kept = 0;
+    for (const r of this.recent) if (this.arrivedBy(r) + span > now) this.recent[kept++] = r;
+    this.recent.length = kept;
+    // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window frees.
+    const spaced = Math.max(now, this.lastSlot + gap, this.globalPausedUntil);
+    if (this.recent.length < this.budget.globalPerSecond) return spaced;
+    // Full. The platform counts arrivals, and a call arrives between our start and its answer (and within
+    // maxArrivalDelayMs of its start): so it counts until a second after the sooner of the two. With fewer
+    // than N calls that could still land in the second before any start, no sliding second of arrivals
+    // ever holds more than N, whatever the network's jitter within that bound.
+    let earliest = Infinity;
+    for (const r of this.recent) earliest = Math.min(earliest, this.arrivedBy(r));
+    return Math.max(spaced, earliest + span);
   }
 
   private kindOf(task: Task): CallKind | undefined {
@@ -292,6 +317,11 @@ export class RateScheduler {
     }
   }
 
+  /** By when this call reached the platform at the latest (see `maxArrivalDelayMs`). */
+  private arrivedBy(r: { start: number; end: number }): number {
+    return Math.min(r.end, r.start + (this.options.maxArrivalDelayMs ?? 200));
+  }
+
   private arm(at: number): void {
     if (at === Infinity || (this.timer && this.timerAt <= at)) return;
     if (this.timer) clearTimeout(this.timer);
@@ -316,7 +346,13 @@ export class RateScheduler {
     task.started = true;
     task.attempts++;
     this.stats.calls++;
-    this.global.push(now);
+    const entry = { start: now, end: Infinity };
+    const gap = 1000 / this.budget.globalPerSecond;
+    if (gap >= 2) {
+      this.recent.push(entry);
+      // A start less than a gap late keeps the schedule (the next may come sooner); after a pause it restarts.
+      this.lastSlot = this.lastSlot + gap >= now - gap ? this.lastSlot + gap : now;
+    }
     if (task.target.isGroup) chat.minute.push(now);
     const interval = task.target.isGroup ? this.budget.groupChatIntervalMs : this.budget.privateChatIntervalMs;
     chat.nextAt = now + interval;
@@ -332,6 +368,7 @@ export class RateScheduler {
         (err) => this.failed(chat, task, err),
       )
       .finally(() => {
+        entry.end = this.now();
         chat.inFlight = false;
         this.running--;
         this.pump();

@@ -260,7 +260,8 @@ export class Sessions {
         });
       } finally {
         this.running.delete(conv.key);
-        await store.delete(stopKey);
+        // The Stop button dies with its turn (a resumed turn gets a new one); the record is not history.
+        await store.delete(stopKey).catch(() => {});
       }
     });
   }

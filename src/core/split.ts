@@ -5,6 +5,18 @@ import MarkdownIt from 'markdown-it';
 const blockParser = new MarkdownIt('default', { html: false });
 blockParser.core.ruler.disable(['inline', 'linkify', 'replacements', 'smartquotes', 'text_join']);
 
+/** A table located in the source: a chunk starting among its rows repeats its header (offsets in UTF-16 units). */
+interface Table {
+  /** Start of the header row's line. */
+  start: number;
+  /** Start of the first body row's line (just past the delimiter row). */
+  bodyStart: number;
+  /** End of the last row's line. */
+  end: number;
+  /** The header and delimiter rows as written (container prefixes included), repeated on later chunks. */
+  header: string;
+}
+
 /** A fenced code block located in the (newline-normalised) source, offsets in UTF-16 units. */
 interface Fence {
   /** Start of the opening fence line. */
@@ -27,7 +39,7 @@ export interface ChunkRange {
   start: number;
   /** Offset just past the chunk's last source character; trailing whitespace is excluded. */
   end: number;
-  /** Added fence-reopening line (with its newline), or '' when none. */
+  /** Added fence-reopening line, or a table's repeated header and delimiter rows (with the newline); '' when none. */
   prefix: string;
   /** Added fence-closing line (with its leading newline), or '' when none. */
   suffix: string;
@@ -52,10 +64,24 @@ function lineEnd(text: string, from: number): number {
 }
 
 function findFences(text: string): Fence[] {
+  return findBlocks(text).fences;
+}
+
+/** Fences and tables of the source, in order, from one block parse. */
+function findBlocks(text: string): { fences: Fence[]; tables: Table[] } {
   const fences: Fence[] = [];
+  const tables: Table[] = [];
+  // Most replies have neither: skip the parse (it runs on every render of a live reply).
+  if (!text.includes('```') && !text.includes('~~~') && !text.includes('|')) return { fences, tables };
   const starts = lineStarts(text);
   const at = (line: number): number => (line < starts.length ? starts[line] : text.length);
   for (const token of blockParser.parse(text, {})) {
+    if (token.type === 'table_open' && token.map) {
+      const [first, last] = token.map;
+      const bodyStart = at(first + 2);
+      if (last > first + 2) tables.push({ start: at(first), bodyStart, end: lineEnd(text, at(last - 1)), header: text.slice(at(first), bodyStart - 1) });
+      continue;
+    }
     if (token.type !== 'fence' || !token.map) continue;
     const [first, last] = token.map;
     const openStart = at(first);
@@ -88,7 +114,19 @@ function findFences(text: string): Fence[] {
       close: container + token.markup,
     });
   }
-  return fences;
+  return { fences, tables };
+}
+
+/** The table whose body rows a chunk starting at `pos` begins among (it repeats the header). */
+function tableStartInside(tables: Table[], pos: number): Table | undefined {
+  for (const t of tables) if (pos >= t.bodyStart && pos < t.end) return t;
+  return undefined;
+}
+
+/** The table a cut at `pos` would separate from its delimiter row (a header with no body is no table). */
+function tableHeaderAt(tables: Table[], pos: number): Table | undefined {
+  for (const t of tables) if (pos > t.start && pos < t.bodyStart) return t;
+  return undefined;
 }
 
 /**
@@ -319,7 +357,7 @@ function skipBlankLines(text: string, q: number): number {
 export function splitMarkdownRanges(markdown: string, maxLength: number, measure: (md: string) => number): SplitResult {
   const text = markdown.replace(/\r\n?/g, '\n');
   const n = text.length;
-  const fences = findFences(text);
+  const { fences, tables } = findBlocks(text);
   const chunks: ChunkRange[] = [];
   const cache = new Map<string, number>();
   const measured = (s: string): number => {
@@ -334,7 +372,10 @@ export function splitMarkdownRanges(markdown: string, maxLength: number, measure
   let start = skipBlankLines(text, 0);
   while (start < n) {
     const reopen = fenceStartInside(fences, start);
-    const prefix = reopen ? reopen.reopen + '\n' : '';
+    const table = reopen ? undefined : tableStartInside(tables, start);
+    // A table continued from the previous chunk repeats its header, unless that would eat half the limit.
+    const header = table && measured(table.header) <= maxLength / 2 ? table.header + '\n' : '';
+    const prefix = reopen ? reopen.reopen + '\n' : header;
     const build = (p: number): ChunkRange => {
       let end = p;
       while (end > start && /\s/.test(text[end - 1])) end--;
@@ -383,7 +424,7 @@ export function splitMarkdownRanges(markdown: string, maxLength: number, measure
       else hi = mid;
     }
 
-    const cut = chooseCut(text, fences, start, lo, n, fits);
+    const cut = chooseCut(text, fences, tables, start, lo, n, fits);
     chunks.push(build(cut));
     start = nextStart(text, fences, cut);
   }
@@ -394,6 +435,7 @@ export function splitMarkdownRanges(markdown: string, maxLength: number, measure
 function chooseCut(
   text: string,
   fences: Fence[],
+  tables: Table[],
   start: number,
   lo: number,
   n: number,
@@ -414,7 +456,7 @@ function chooseCut(
       const cls = breakClass(text, p);
       if (cls < 0 || (p > lo && !isSpace(text.charCodeAt(p - 1)) && text.charCodeAt(p - 1) !== 0x0a)) continue;
       const list = (insideSpan(spans, p) ? inside : outside)[cls];
-      if (list.length >= 2 || cutForbidden(fences, p) || (cls >= Break.Sentence && startsBlockAfter(text, fences, p))) continue;
+      if (list.length >= 2 || cutForbidden(fences, p) || tableHeaderAt(tables, p) || (cls >= Break.Sentence && startsBlockAfter(text, fences, p))) continue;
       list.push(p);
       if (cls === Break.Paragraph && list === outside[cls] && list.length >= 2) break;
     }
@@ -426,6 +468,8 @@ function chooseCut(
       const f = fenceBefore(fences, p);
       if (f && p > f.openStart && p <= f.contentStart && f.openStart > start) p = f.openStart;
       else if (f && p > f.closeStart && p < f.closeEnd) p = f.closeStart > start ? f.closeStart : f.closeEnd;
+      const t = tableHeaderAt(tables, p);
+      if (t && t.start > start) p = t.start; // a header row goes with its delimiter and body
       // Step back past the spaces a mid-line cut drops, so the next chunk does not open a block.
       for (let k = 0; k < 8 && p > ink + 1 && startsBlockAfter(text, fences, p); k++) p--;
       if (p > start + 1 && isHighSurrogate(text.charCodeAt(p - 1))) p--;
@@ -465,7 +509,9 @@ function chooseCut(
  * prefers a paragraph break, then a line break, a sentence end, a space, and only then a hard
  * cut (never inside a surrogate pair). A cut inside a fenced code block closes the fence at the
  * end of the chunk and reopens it (same marker and info string) at the start of the next; those
- * lines count in the measured length. Nothing is dropped except whitespace at the breaks.
+ * lines count in the measured length. A chunk that starts among a table's body rows repeats the table's
+ * header and delimiter rows (counted too; skipped when they would take more than half the limit), and the
+ * header is never cut from its delimiter row. Nothing is dropped except whitespace at the breaks.
  * @param maxLength the limit, in the unit `measure` returns
  * @param measure length of a chunk as the platform counts it (must grow with the text)
  */

@@ -4,6 +4,7 @@ import type { PermissionMode, PermissionPayload, QuestionPayload } from '../loop
 import type { ConversationRef, InboundFile, MessageRef, Sender } from './adapter-types.js';
 import type { DeliveredChunk } from './live-message.js';
 import type { TurnProgress } from './turn-view.js';
+import type { Store } from '../store/store.js';
 
 export interface ConversationRecord {
   key: string;
@@ -43,6 +44,8 @@ export interface TurnRecord {
   progress: TurnProgress;
   chunks: DeliveredChunk[];
   startedAt: number;
+  /** Epoch ms of the last persist while streaming: after a restart, when our stream was last known attached. */
+  seenAt?: number;
 }
 
 export type ChoiceState = 'pending' | 'answered' | 'expired';
@@ -91,7 +94,10 @@ export const keys = {
   inboxPrefix: 'inbox/',
   turn: (convKey: string) => `turn/${convKey}`,
   turnPrefix: 'turn/',
-  seen: (platform: string, chatId: string, messageId: string) => `seen/${platform}/${chatId}/${messageId}`,
+  /** Dedupe scope of a chat (`Store.markSeen`): the platform's message ids are unique per chat. */
+  seenScope: (platform: string, chatId: string) => `${platform}/${chatId}`,
+  /** Before the store had dedupe marks: one key per message (migrated at start, see `migrateLegacySeen`). */
+  legacySeenPrefix: 'seen/',
   choice: (token: string) => `choice/${token}`,
   /** A Stop button's token → the turn it was shown with. */
   stop: (token: string) => `stop/${token}`,
@@ -110,5 +116,18 @@ export const keys = {
   noticed: (what: string) => `noticed/${what}`,
 } as const;
 
-/** Dedupe marks outlive every platform's redelivery window (Slack retries for ~5 min; Telegram keeps 24 h). */
-export const SEEN_TTL_MS = 7 * 24 * 3600_000;
+/**
+ * Moves one-key-per-message dedupe marks (`seen/<platform>/<chat>/<id>`, written before `Store.markSeen`
+ * existed) into the store's dedupe marks, so an upgrade does not answer a redelivered message twice.
+ * Chat ids never contain '/', message ids may. Returns how many were moved.
+ */
+export async function migrateLegacySeen(store: Store): Promise<number> {
+  const legacy = await store.list(keys.legacySeenPrefix);
+  for (const [key] of legacy) {
+    const [platform, chatId, ...rest] = key.slice(keys.legacySeenPrefix.length).split('/');
+    if (platform && chatId && rest.length) await store.markSeen(keys.seenScope(platform, chatId), rest.join('/'));
+    await store.delete(key);
+  }
+  if (legacy.length) await store.flush();
+  return legacy.length;
+}

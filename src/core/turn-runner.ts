@@ -3,7 +3,7 @@
 // is persisted as it goes so a killed daemon can pick up where it was.
 
 import type { LoopClient } from '../loop-api/client.js';
-import { followTurn } from '../loop-api/follower.js';
+import { DEFAULT_MAX_TEXT_CHARS, followTurn } from '../loop-api/follower.js';
 import type { ImageInput, ImageMediaType, PermissionMode, TurnEvent } from '../loop-api/types.js';
 import type { Store } from '../store/store.js';
 import type { OutboundMessage } from './adapter-types.js';
@@ -32,9 +32,14 @@ export interface TurnRunnerDeps {
   store: Store;
   choices: ChoiceRegistry;
   metrics: Metrics;
-  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean };
+  /** `maxTextChars`: most assistant text a reply holds (default 1,048,576; see RepliesConfig). */
+  replies: { editIntervalMs: { direct: number; group: number }; showTools: boolean; showUsage: boolean; maxTextChars?: number };
   log: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
-  /** Persist the in-flight record at most this often while streaming, ms. Default 500. */
+  /**
+   * Refresh the in-flight record at most this often while streaming, ms. Default 5000. Its content only
+   * changes with the phase and the delivered messages (persisted when they change); the refresh keeps
+   * `seenAt` (when our stream was last known attached) within this much of the truth for a restart.
+   */
   persistEveryMs?: number;
   /** How long a final reply keeps being retried through a platform outage before the turn ends without it, ms. Default 60000. */
   deliveryTimeoutMs?: number;
@@ -55,7 +60,11 @@ export interface TurnInput {
 }
 
 export class TurnRunner {
-  constructor(private readonly deps: TurnRunnerDeps) {}
+  private readonly textLimit: number;
+
+  constructor(private readonly deps: TurnRunnerDeps) {
+    this.textLimit = deps.replies.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
+  }
 
   async run(input: TurnInput): Promise<void> {
     const lives: LiveMessage[] = [];
@@ -74,7 +83,7 @@ export class TurnRunner {
     const conv = item.conversation;
     const record: TurnRecord = input.previous
       ? { ...input.previous }
-      : { itemId: item.id, loopId, phase: 'sending', progress: newProgress(), chunks: [], startedAt: Date.now() };
+      : { itemId: item.id, loopId, phase: 'sending', progress: newProgress(this.textLimit), chunks: [], startedAt: Date.now() };
     const live = new LiveMessage(
       {
         adapter: outlet.adapter,
@@ -99,13 +108,14 @@ export class TurnRunner {
     lives.push(live);
 
     let lastPersist = 0;
-    const persistEvery = this.deps.persistEveryMs ?? 500;
+    const persistEvery = this.deps.persistEveryMs ?? 5000;
     // While streaming, a restart rebuilds the view from the server's replay, so only the phase and the
     // platform message refs need to be durable; the text is stored once, when the turn is final.
     const persist = (force = false) => {
       const now = Date.now();
       if (!force && now - lastPersist < persistEvery) return;
       lastPersist = now;
+      record.seenAt = now;
       void store.set(turnKey, streamingRecord(record)).catch(() => {});
     };
     const render = (final: boolean): OutboundMessage[] =>
@@ -115,7 +125,7 @@ export class TurnRunner {
     if (record.phase !== 'final') {
       // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
       // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
-      record.progress = newProgress();
+      record.progress = newProgress(this.textLimit);
       await store.set(turnKey, streamingRecord(record));
       await store.flush();
       const images = await this.images(input);
@@ -123,23 +133,32 @@ export class TurnRunner {
         this.deps.client,
         loopId,
         { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
-        { idempotencyKey: item.id, signal },
+        // A resumed turn ran with no stream of ours since the old process last persisted: text written then
+        // may be gone ([IMPL]), and the follower says so unless the server proves otherwise.
+        {
+          idempotencyKey: item.id,
+          signal,
+          detachedSince: input.previous ? (input.previous.seenAt ?? input.previous.startedAt) : undefined,
+          maxTextChars: this.textLimit,
+        },
       );
       let lastTyping = 0;
+      // Rendered lazily, when the live message is about to call the platform (one closure for the turn).
+      const renderLive = () => render(false);
       for await (const ev of events as AsyncIterable<TurnEvent>) {
         if (ev.type === 'started' && record.phase === 'sending') {
           record.phase = 'streaming';
           persist(true);
         }
         const changed = applyEvent(record.progress, ev);
-        await this.sideEffects(input, record, ev);
-        if (Date.now() - lastTyping > 4000 && !record.progress.ended) {
-          lastTyping = Date.now();
+        if (ev.type === 'requires_choice' || ev.type === 'choice_resolved' || ev.type === 'tool_result') await this.sideEffects(input, record, ev);
+        const now = Date.now();
+        if (now - lastTyping > 4000 && !record.progress.ended) {
+          lastTyping = now;
           outlet.typing(conv);
         }
         if (changed) {
-          // Rendered lazily, when the live message is about to call the platform.
-          live.update(() => render(false));
+          live.update(renderLive);
           persist();
         }
         if (record.progress.ended) break;

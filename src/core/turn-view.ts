@@ -1,6 +1,7 @@
 // Folds the events of one turn into the view the renderer draws. Pure, so a restarted daemon can rebuild
 // the same view from a replay, and tests can drive it without a server.
 
+import { DEFAULT_MAX_TEXT_CHARS } from '../loop-api/follower.js';
 import type { TurnEvent, TurnUsage } from '../loop-api/types.js';
 import type { TurnSegment, TurnView } from './render.js';
 
@@ -12,11 +13,26 @@ export interface TurnProgress {
   toolSummaries: Record<string, string>;
   /** True once a terminal event was applied. */
   ended: boolean;
+  /** Assistant text held so far, chars (absent in records written before it existed = 0). */
+  textChars?: number;
+  /** Most assistant text a reply holds, chars; the rest is cut with a visible notice. Default 1,048,576. */
+  textLimit?: number;
 }
 
-export function newProgress(): TurnProgress {
-  return { view: { segments: [], status: 'running' }, toolSummaries: {}, ended: false };
+/** A fresh view of a turn; `textLimit` caps the text it holds (replies.maxTextChars). */
+export function newProgress(textLimit: number = DEFAULT_MAX_TEXT_CHARS): TurnProgress {
+  return { view: { segments: [], status: 'running' }, toolSummaries: {}, ended: false, textChars: 0, textLimit };
 }
+
+/** `text` cut to at most `max` UTF-16 units without splitting a surrogate pair. */
+function cutText(text: string, max: number): string {
+  let end = Math.max(0, max);
+  if (end > 0 && end < text.length && /[\uD800-\uDBFF]/.test(text[end - 1])) end--;
+  return text.slice(0, end);
+}
+
+/** Events the reply never shows: an oversized one of these kinds is skipped without a word. */
+const SILENT_KINDS = new Set(['sdk_message', 'ping', 'thinking_delta']);
 
 /** Applies one event; returns true when the visible view changed. */
 export function applyEvent(p: TurnProgress, ev: TurnEvent): boolean {
@@ -27,11 +43,30 @@ export function applyEvent(p: TurnProgress, ev: TurnEvent): boolean {
       return false;
     case 'assistant_delta': {
       if (!ev.text) return false;
+      const limit = p.textLimit ?? DEFAULT_MAX_TEXT_CHARS;
+      const held = p.textChars ?? 0;
+      if (held >= limit) return false; // already cut, and said so
+      const text = held + ev.text.length > limit ? cutText(ev.text, limit - held) : ev.text;
+      p.textChars = held + text.length;
       const last = segs[segs.length - 1];
-      if (last?.kind === 'text') last.text += ev.text;
-      else segs.push({ kind: 'text', text: ev.text });
+      if (text) {
+        if (last?.kind === 'text') last.text += text;
+        else segs.push({ kind: 'text', text });
+      }
+      if (text.length < ev.text.length) {
+        p.textChars = limit;
+        segs.push({ kind: 'notice', text: `⚠️ The reply is cut here: it reached ${limit.toLocaleString('en-US')} characters (replies.maxTextChars). The loop's further text is not shown.` });
+      }
       return true;
     }
+    case 'oversized':
+      // One event over the client's size limit was skipped; tool output and SDK noise do not belong in the reply.
+      if (SILENT_KINDS.has(ev.event)) return false;
+      segs.push({
+        kind: 'notice',
+        text: `⚠️ Part of this reply is missing: the loop sent ${ev.event === 'assistant_delta' ? 'a piece of text' : `one \`${ev.event || 'unnamed'}\` event`} larger than ${ev.limit.toLocaleString('en-US')} characters, which was skipped.`,
+      });
+      return true;
     case 'tool_call':
       if (ev.inputSummary) p.toolSummaries[ev.toolUseId] = ev.inputSummary;
       if (findTool(segs, ev.toolUseId)) return false;

@@ -16,9 +16,16 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
 
+/** `"type":"result"` anywhere in the raw text: only then is an sdk_message worth parsing. */
+const RESULT_TYPE = /"type"\s*:\s*"result"/;
+const SDK_MESSAGE: LoopEvent = Object.freeze({ type: 'sdk_message' });
+
 /** Parses `data` as JSON and maps it; invalid JSON gives `unknown` with the raw string as data. */
 export function parseEvent(name: string | undefined, data: string): LoopEvent {
   const event = name ?? 'message';
+  // About half of a turn's events are sdk_messages, some large (tool results); parsing them all was most of
+  // the client's garbage. Only a `result` carries something the bridge uses (usage).
+  if (event === 'sdk_message' && !RESULT_TYPE.test(data)) return SDK_MESSAGE;
   let json: unknown;
   try {
     json = JSON.parse(data);
@@ -42,7 +49,7 @@ export function toLoopEvent(event: string, data: unknown): LoopEvent {
       return { type: 'ping' };
     case 'sdk_message': {
       const usage = data.type === 'result' ? extractUsage(data) : undefined;
-      return usage ? { type: 'sdk_message', data, usage } : { type: 'sdk_message', data };
+      return usage ? { type: 'sdk_message', usage } : { type: 'sdk_message' };
     }
     case 'tool_call': {
       const toolUseId = str(data.tool_use_id);

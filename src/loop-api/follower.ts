@@ -21,6 +21,14 @@
  *       (resumeTurn) the bridge has its own copy of the choices.
  *     - GET says not busy and no terminal arrived: the turn ended while detached. Yield `gap` then a
  *       synthetic `done` (turnId from `started`/snapshot/current_turn; never matched against done's).
+ *  5a. Every stretch with no stream of ours attached (a cut, or a bridge restart: `detachedSince`) is a
+ *     detached window. [IMPL] the server's tracker accumulates nothing while no stream is attached, so a
+ *     snapshot that adds nothing to our text cannot prove nothing was written meanwhile. Unless the
+ *     snapshot extends our text (or `snapshotComplete` says the server is [SPEC]), such a window yields
+ *     one `gap` ("loopbridge was disconnected for N s while the loop was writing") — at once when the
+ *     loop was writing at the cut; when it was inside a tool step (a tool running, a choice waiting) only
+ *     if the next event shows the step ended unseen (text or a new tool before that tool's result), so
+ *     the server's ~10 s idle cuts during long tools do not mark every reply.
  *  6. A watch that is cut is reopened (immediately if it delivered events, else with capped jittered
  *     backoff). Opening errors: 4xx (loop_not_found, not_loop_owner…) end the follow with that error;
  *     5xx/network are retried until giveUpAfterMs passes without any successful contact, then a
@@ -43,6 +51,23 @@ export interface FollowOptions {
   pollIntervalMs?: number;
   /** Give up reattaching after this long without any contact with the server, ms. Default 120000. */
   giveUpAfterMs?: number;
+  /**
+   * Epoch ms since which no stream of ours has been attached to this turn (a bridge restart resuming it).
+   * Starts the first detached window at that moment instead of at the cut the follow itself sees. Default:
+   * none (the turn is followed from its start).
+   */
+  detachedSince?: number;
+  /**
+   * The most turn text held to compare snapshots with, chars. Past it the follower keeps no copy (and a
+   * reattach cannot use snapshots). Default 1,048,576 (the turn runner passes `replies.maxTextChars`).
+   */
+  maxTextChars?: number;
+  /**
+   * The server's `snapshot` holds all of the turn's text, also text produced while no stream was attached
+   * ([SPEC]; the simulator with `snapshotTextDuplicated: false`). Default false ([IMPL]: it does not, so
+   * a snapshot that adds nothing cannot prove that nothing was missed; see rule 5a).
+   */
+  snapshotComplete?: boolean;
 }
 
 /** Sends one message and yields ONE continuous event stream for the turn, surviving cuts (see above). */
@@ -58,9 +83,11 @@ export async function* followTurn(
   for await (const ev of post) {
     if (first && ev.type === 'queued') f.queued = true;
     first = false;
-    const step = await f.handle(ev);
-    yield* step.emit;
-    if (step.finish) return;
+    let verdict = f.handle(ev);
+    if (typeof verdict !== 'string') verdict = await verdict;
+    if (verdict === 'skip') continue;
+    yield ev;
+    if (verdict === 'end') return;
   }
   f.throwIfAborted();
   yield* f.reattach();
@@ -104,7 +131,23 @@ export function repeatsDeltas(s: string, deltas: readonly string[]): boolean {
   return repeated;
 }
 
+/** Default of `FollowOptions.maxTextChars`: 1 Mi chars. */
+export const DEFAULT_MAX_TEXT_CHARS = 1024 * 1024;
+
 const TICK = Symbol('tick');
+
+/** A stretch with no stream of ours attached whose completeness is not yet known (rule 5a). */
+interface DetachedWindow {
+  since: number;
+  /** When a stream was attached again (the judgement's reference for N). */
+  attachedAt?: number;
+  /** Tools open at the cut; non-empty = the loop was inside a tool step, not writing. */
+  openAtCut: Set<string>;
+  /** Attached again, the loop was inside a tool step: waiting for that step's result as proof. */
+  verifying: boolean;
+}
+
+const toolIdOfChoice = (choiceId: string): string => choiceId.replace(/^choice_/, '');
 
 /** Resolves with `p`'s result, or TICK after `ms` (the pending `p` stays usable). */
 function raceTick<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
@@ -113,10 +156,8 @@ function raceTick<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
   return Promise.race([p, t]).finally(() => clearTimeout(h));
 }
 
-interface Step {
-  emit: TurnEvent[];
-  finish: boolean;
-}
+/** What to do with one server event: yield it, drop it, or yield it and end the follow. */
+type Verdict = 'pass' | 'skip' | 'end';
 
 class Follower {
   /** The POST began with `queued`: terminals may belong to the turn ahead of ours (rule 3). */
@@ -124,12 +165,17 @@ class Follower {
   private turnId: string | undefined;
   /** Text yielded since the last swallowed terminal: what a snapshot must extend. */
   private segmentText: string;
-  /** The deltas that make up segmentText, to recognise [IMPL] duplicated snapshot text. */
-  private segmentDeltas: string[];
+  /** Where each delta of segmentText ends, to recognise [IMPL] duplicated snapshot text (offsets, not copies). */
+  private segmentEnds: number[];
   private snapshotsUsable = true;
   private readonly seenChoices = new Set<string>();
+  /** Tools called and not yet reported back (a choice counts as its tool): the loop is inside a tool step. */
+  private readonly openTools = new Set<string>();
+  /** The detached window not yet known to be complete (rule 5a). */
+  private window: DetachedWindow | undefined;
   private readonly pollIntervalMs: number;
   private readonly giveUpAfterMs: number;
+  private readonly maxTextChars: number;
 
   constructor(
     private readonly client: LoopClient,
@@ -139,8 +185,9 @@ class Follower {
     private readonly reportUnseenChoices: boolean,
   ) {
     this.segmentText = textSoFar;
-    this.segmentDeltas = textSoFar ? [textSoFar] : [];
+    this.segmentEnds = textSoFar ? [textSoFar.length] : [];
     this.pollIntervalMs = o.pollIntervalMs ?? 1_000;
+    this.maxTextChars = o.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
     this.giveUpAfterMs = o.giveUpAfterMs ?? 120_000;
   }
 
@@ -148,56 +195,81 @@ class Follower {
     if (this.o.signal?.aborted) throw transportError('aborted', 'follow', this.o.signal.reason);
   }
 
-  /** Decides what to yield for one server event and whether the follow is over. */
-  async handle(ev: LoopEvent): Promise<Step> {
+  /** Decides what to do with one server event (async only for a terminal that may not be ours). */
+  handle(ev: LoopEvent): Verdict | Promise<Verdict> {
     this.lastContact = Date.now();
     switch (ev.type) {
       case 'started':
         this.turnId = ev.turnId;
         break;
       case 'assistant_delta':
+        if (!this.snapshotsUsable) break;
+        if (this.segmentText.length + ev.text.length > this.maxTextChars) {
+          // Past the turn's text limit the reply is cut anyway: stop holding a copy to compare snapshots with.
+          this.snapshotsUsable = false;
+          this.segmentText = '';
+          this.segmentEnds = [];
+          break;
+        }
         this.segmentText += ev.text;
-        this.segmentDeltas.push(ev.text);
+        this.segmentEnds.push(this.segmentText.length);
         break;
       case 'requires_choice':
         this.seenChoices.add(ev.choiceId);
+        this.openTools.add(toolIdOfChoice(ev.choiceId));
+        break;
+      case 'tool_call':
+        this.openTools.add(ev.toolUseId);
+        break;
+      case 'tool_result':
+        this.openTools.delete(ev.toolUseId);
         break;
       case 'snapshot':
-        return { emit: [], finish: false }; // only meaningful as a watch's first event (see reattach)
+        return 'skip'; // only meaningful as a watch's first event (see reattach)
       case 'done':
       case 'interrupted':
       case 'error':
-        if (this.queued) {
-          const loop = await this.getLoop();
-          if (loop?.busy) {
-            // The turn ahead of ours ended; ours runs next (or was injected into it and continues).
-            this.segmentText = '';
-            this.segmentDeltas = [];
-            this.snapshotsUsable = true;
-            return { emit: [], finish: false };
-          }
-        }
-        return { emit: [ev], finish: true };
+        this.openTools.clear();
+        return this.queued ? this.terminalWhileQueued() : 'end';
       default:
         break;
     }
-    return { emit: [ev], finish: false };
+    return 'pass';
+  }
+
+  /** Rule 3: a terminal on a POST that began `queued` may be the turn ahead's. */
+  private async terminalWhileQueued(): Promise<Verdict> {
+    const loop = await this.getLoop();
+    if (!loop?.busy) return 'end';
+    // The turn ahead of ours ended; ours runs next (or was injected into it and continues).
+    this.segmentText = '';
+    this.segmentEnds = [];
+    this.snapshotsUsable = true;
+    return 'skip';
+  }
+
+  /** The deltas that make up segmentText (rebuilt from offsets; only needed when a snapshot differs). */
+  private segmentDeltas(): string[] {
+    return this.segmentEnds.map((end, i) => this.segmentText.slice(i === 0 ? 0 : this.segmentEnds[i - 1], end));
   }
 
   private reconcile(snap: Extract<LoopEvent, { type: 'snapshot' }>): TurnEvent[] {
     this.turnId ??= snap.turnId;
     const out: TurnEvent[] = [];
+    let proven = false;
     if (this.snapshotsUsable) {
       const have = this.segmentText;
       const s = snap.assistantTextSoFar;
       if (s !== have) {
-        if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas)) {
+        if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas())) {
           const missing = s.slice(have.length);
           out.push({ type: 'assistant_delta', text: missing });
           this.segmentText = s;
-          this.segmentDeltas.push(missing);
+          this.segmentEnds.push(s.length);
+          proven = true;
         } else {
           this.snapshotsUsable = false;
+          this.window = undefined; // this gap covers the window too
           out.push({
             type: 'gap',
             reason:
@@ -206,8 +278,12 @@ class Follower {
               'were open); text produced while disconnected may be missing',
           });
         }
+      } else if (this.o.snapshotComplete) {
+        proven = true;
       }
     }
+    if (proven) this.window = undefined;
+    else out.push(...this.attached());
     const pending = snap.pendingChoiceId;
     if (pending && this.reportUnseenChoices && !this.seenChoices.has(pending)) {
       this.seenChoices.add(pending);
@@ -219,9 +295,66 @@ class Follower {
     return out;
   }
 
+  /** A stream of ours is attached again after a cut (rule 5a). */
+  private detached(at: number): void {
+    this.window ??= { since: at, openAtCut: new Set(this.openTools), verifying: false };
+  }
+
+  /**
+   * Attached again and nothing proved the window complete: a gap now if the loop was writing at the cut;
+   * inside a tool step, wait for the evidence (see `judge`).
+   */
+  private attached(): TurnEvent[] {
+    const w = this.window;
+    if (!w || w.verifying) return [];
+    w.attachedAt = Date.now();
+    if (w.openAtCut.size > 0) {
+      w.verifying = true;
+      return [];
+    }
+    return [this.windowGap()];
+  }
+
+  /** While verifying a window: the gap to yield before `ev`, if `ev` shows the tool step ended unseen. */
+  private judge(ev: LoopEvent): TurnEvent | undefined {
+    const w = this.window;
+    if (!w?.verifying) return undefined;
+    switch (ev.type) {
+      case 'tool_result':
+        if (w.openAtCut.has(ev.toolUseId)) this.window = undefined; // the step was still running: nothing missed
+        return undefined;
+      case 'requires_choice':
+      case 'choice_resolved':
+      case 'tool_call':
+        if (w.openAtCut.has(toolIdOfChoice(ev.type === 'tool_call' ? ev.toolUseId : ev.choiceId))) return undefined;
+        return this.windowGap();
+      case 'interrupted':
+        // Stopped inside the step: nothing followed it.
+        this.window = undefined;
+        return undefined;
+      case 'assistant_delta':
+      case 'thinking_delta':
+      case 'done':
+      case 'error':
+        return this.windowGap();
+      case 'oversized':
+        return ev.event === 'assistant_delta' ? this.windowGap() : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private windowGap(): TurnEvent {
+    const w = this.window!;
+    this.window = undefined;
+    return { type: 'gap', reason: disconnectedReason((w.attachedAt ?? Date.now()) - w.since) };
+  }
+
   private endedWhileDetached(): TurnEvent[] {
+    const since = this.window?.since ?? Date.now();
+    this.window = undefined;
     return [
-      { type: 'gap', reason: 'the turn ended while the stream was disconnected; its last part could not be recovered' },
+      { type: 'gap', reason: `${disconnectedReason(Date.now() - since)}, and the turn ended meanwhile; what it wrote then could not be recovered` },
       { type: 'done', turnId: this.turnId ?? '' },
     ];
   }
@@ -258,7 +391,10 @@ class Follower {
   async *reattach(): AsyncGenerator<TurnEvent> {
     let quietOpens = 0;
     this.lastContact = Date.now(); // the give-up clock starts at the cut, not when the turn began
+    // A restart's window began when the old process lost its stream, not at this follow's first cut.
+    this.detached(Math.min(this.o.detachedSince ?? Infinity, Date.now()));
     for (;;) {
+      this.detached(Date.now());
       this.throwIfAborted();
       this.checkGiveUp();
       const ac = new AbortController();
@@ -298,10 +434,15 @@ class Follower {
             yield* this.reconcile(ev);
             continue;
           }
+          if (firstEvent) yield* this.attached(); // no snapshot to compare with: nothing proves the window
           firstEvent = false;
-          const step = await this.handle(ev);
-          yield* step.emit;
-          if (step.finish) return;
+          const gap = this.judge(ev);
+          if (gap) yield gap;
+          let verdict = this.handle(ev);
+          if (typeof verdict !== 'string') verdict = await verdict;
+          if (verdict === 'skip') continue;
+          yield ev;
+          if (verdict === 'end') return;
         }
       } catch (err) {
         this.throwIfAborted();
@@ -322,4 +463,9 @@ class Follower {
       }
     }
   }
+}
+
+/** The plain words of the gap note, N in whole seconds (at least 1). */
+function disconnectedReason(ms: number): string {
+  return `loopbridge was disconnected for ${Math.max(1, Math.round(ms / 1000))} s while the loop was writing`;
 }

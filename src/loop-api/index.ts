@@ -3,7 +3,7 @@ export * from './types.js';
 export * from './errors.js';
 export { DEFAULT_RETRY, backoffDelay, resolveRetryPolicy, sleep, withRetry } from './retry.js';
 export type { RetryPolicy, WithRetryOptions } from './retry.js';
-export { SseDecoder, decodeSse, MAX_SSE_BUFFER } from './sse.js';
+export { SseDecoder, decodeSse, MAX_SSE_EVENT_CHARS } from './sse.js';
 export { parseEvent, toLoopEvent, extractUsage } from './events.js';
 export { LoopClient } from './client.js';
 export type { LoopClientOptions, LoopClientLogger, CallOptions, CreateLoopOptions, SendMessageOptions } from './client.js';

@@ -141,8 +141,17 @@ export type LoopEvent =
   | { type: 'interrupted'; turnId: string }
   | { type: 'error'; code: string; message: string; turnId?: string }
   | { type: 'ping' }
-  | { type: 'sdk_message'; data: Record<string, unknown>; usage?: TurnUsage }
-  | { type: 'unknown'; event: string; data: unknown };
+  /**
+   * The server's raw SDK message, unstable ([SPEC]: bots ignore it). Its payload is not kept (most are
+   * never even parsed): only a `result`'s usage, the one thing the bridge reads.
+   */
+  | { type: 'sdk_message'; usage?: TurnUsage }
+  | { type: 'unknown'; event: string; data: unknown }
+  /**
+   * Emitted by the client, never sent by the server: one event larger than the client's limit (`limit`
+   * chars, ~1 MiB) was skipped and the stream went on. `event` is its name when seen, else ''.
+   */
+  | { type: 'oversized'; event: string; limit: number };
 
 export type RequiresChoiceEvent = Extract<LoopEvent, { type: 'requires_choice' }>;
 

@@ -27,6 +27,11 @@ export class FaultPlan {
     if (n > 0) this.fails.push({ remaining: n, status, path: opts.path, body: opts.body });
   }
 
+  /** Drops every pending failNext rule (requests succeed again). */
+  clearFailures(): void {
+    this.fails.length = 0;
+  }
+
   cutStreamAfter(n: number, opts: { path?: RegExp } = {}): void {
     this.streams.push({ path: opts.path, faults: { cutAfter: Math.max(0, n) } });
   }

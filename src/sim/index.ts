@@ -10,6 +10,8 @@ export { KEYWORDS, QUESTION_SET } from './agent.js';
 export interface SimFaults {
   /** The next n requests (optionally only those whose path matches) fail with this status; body default is a non-JSON 'Internal Server Error' text for 5xx, the JSON envelope otherwise. */
   failNext(n: number, status: number, opts?: { path?: RegExp; body?: string }): void;
+  /** Drops every pending `failNext` rule, so requests succeed again. */
+  clearFailures(): void;
   /** The next SSE stream opened (POST or GET /events, optionally matching path) is destroyed after it has written n events (pings count). */
   cutStreamAfter(n: number, opts?: { path?: RegExp }): void;
   /** The next SSE stream stops writing (no events, no pings, no end, no idle cut) but stays open. */
@@ -33,10 +35,19 @@ export interface Simulator {
   readonly token: string;
   /** The next turn on this loop (or on any loop if loopId is '*') runs these steps instead of the default agent. */
   scriptNextTurn(loopId: string, steps: ScriptStep[]): void;
+  /** Lets every turn waiting at (or later reaching) the script step `{ gate: name }` go on. */
+  release(gate: string): void;
   /** Contents the "model" actually received on a loop, in order (one per turn start or injection). */
   received(loopId: string): string[];
   /** How many images came with each received message (same order as `received`). */
   receivedImages(loopId: string): number[];
+  /**
+   * All assistant text the loop's current (or last) turn produced so far, whether or not any stream was
+   * attached: the ground truth a client's reply is compared with. '' for an unknown loop.
+   */
+  written(loopId: string): string;
+  /** Streams receiving this loop's live events right now (POST streams and watchers); all loops' when omitted. */
+  listeners(loopId?: string): number;
   faults: SimFaults;
   /** Number of open SSE streams (for tests). */
   openStreams(): number;
@@ -57,10 +68,14 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     tokens,
     token: Object.keys(tokens)[0]!,
     scriptNextTurn: (loopId, steps) => srv.scriptNextTurn(loopId, steps),
+    release: (gate) => srv.release(gate),
     received: (loopId) => srv.received(loopId),
     receivedImages: (loopId) => srv.receivedImages(loopId),
+    written: (loopId) => srv.written(loopId),
+    listeners: (loopId) => srv.listenerCount(loopId),
     faults: {
       failNext: (n, status, opts) => srv.faultPlan.failNext(n, status, opts),
+      clearFailures: () => srv.faultPlan.clearFailures(),
       cutStreamAfter: (n, opts) => srv.faultPlan.cutStreamAfter(n, opts),
       stallNext: (opts) => srv.faultPlan.stallNext(opts),
       setIdleCut: (ms) => srv.setIdleCut(ms),

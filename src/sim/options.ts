@@ -73,6 +73,11 @@ export interface ScriptStep {
   error?: string;
   /** Any event written verbatim (for unknown-event tests). */
   raw?: { event: string; data: unknown };
+  /**
+   * Test control, no event: the turn waits here until `sim.release(gate)` (or an interrupt). Lets a test
+   * hold a turn at a point without a tool step (which a queued message would be injected at) or a timer.
+   */
+  gate?: string;
 }
 
 /** What a step's execution tells the agent (lets the default agent react to choices). */

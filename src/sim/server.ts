@@ -101,8 +101,38 @@ export class SimServer implements SessionHost {
     return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.received ?? [])];
   }
 
+  written(loopId: string): string {
+    return this.sessions.get(stripPrefix(loopId, 'loop_'))?.written ?? '';
+  }
+
+  listenerCount(loopId?: string): number {
+    if (loopId === undefined) return [...this.sessions.values()].reduce((n, s) => n + s.listenerCount, 0);
+    return this.sessions.get(stripPrefix(loopId, 'loop_'))?.listenerCount ?? 0;
+  }
+
   receivedImages(loopId: string): number[] {
     return [...(this.sessions.get(stripPrefix(loopId, 'loop_'))?.receivedImages ?? [])];
+  }
+
+  private readonly gates = new Map<string, { released: Promise<void>; release: () => void }>();
+
+  private gateOf(name: string): { released: Promise<void>; release: () => void } {
+    let g = this.gates.get(name);
+    if (!g) {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      g = { released, release };
+      this.gates.set(name, g);
+    }
+    return g;
+  }
+
+  gate(name: string): Promise<void> {
+    return this.gateOf(name).released;
+  }
+
+  release(name: string): void {
+    this.gateOf(name).release();
   }
 
   agentFor(loopUuid: string, content: string): TurnAgent {

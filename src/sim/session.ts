@@ -37,6 +37,8 @@ interface PendingChoice {
 export interface SessionHost {
   readonly opts: ResolvedSimOptions;
   agentFor(loopUuid: string, content: string): TurnAgent;
+  /** Resolves once `sim.release(name)` was called (at once if it was already). */
+  gate(name: string): Promise<void>;
 }
 
 const emptyTracker = (): Tracker => ({ turnId: null, startedAt: null, text: '', pendingChoiceId: null });
@@ -54,6 +56,19 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
       resolve(true);
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Resolves true once `released` settles, false as soon as the signal aborts. */
+function untilReleased(released: Promise<void>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void released.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    });
   });
 }
 
@@ -76,6 +91,8 @@ export class LoopSession {
   private readonly sessionId = randomUUID();
   /** Turns begun so far (for cold_start when that quirk is off). */
   turnsBegun = 0;
+  /** Every assistant text the current (or last) turn produced, listeners or not: the ground truth for tests. */
+  written = '';
 
   constructor(
     private readonly host: SessionHost,
@@ -201,6 +218,7 @@ export class LoopSession {
     let numTurns = 0;
     this.generating = true;
     this.turnsBegun++;
+    this.written = '';
     try {
       while (msg) {
         const cur: Incoming = msg;
@@ -220,9 +238,11 @@ export class LoopSession {
           if (r.done) break;
           const step = r.value;
           if (step.delayMs && !(await sleep(step.delayMs, sig))) return this.endAborted();
+          if (step.gate !== undefined && !(await untilReleased(this.host.gate(step.gate), sig))) return this.endAborted();
           if (sig.aborted) return this.endAborted();
           if (step.delta !== undefined) {
             text += step.delta;
+            this.written += step.delta;
             this.sdk({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: step.delta } } });
           } else if (step.thinking !== undefined) {
             this.sdk({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', text: step.thinking } } });

@@ -35,6 +35,50 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** Pieces of about this many characters are written one after the other. */
+const PIECE_CHARS = 64 * 1024;
+
+/**
+ * `JSON.stringify(data)` as a list of strings of about PIECE_CHARS each (their concatenation is exactly
+ * that text), built synchronously. A store of a few MB written as one string and one Buffer every few
+ * hundred ms puts MBs in V8's large-object space that only a full GC frees; small pieces die young.
+ */
+export function serializeInPieces(data: unknown): string[] {
+  const pieces: string[] = [];
+  let current: string[] = [];
+  let size = 0;
+  const put = (s: string): void => {
+    current.push(s);
+    size += s.length;
+    if (size >= PIECE_CHARS) {
+      pieces.push(current.join(''));
+      current = [];
+      size = 0;
+    }
+  };
+  const walk = (value: unknown, depth: number): void => {
+    // Two levels down (the sections, then their keys) the values are small: stringify them whole.
+    const plain = value !== null && typeof value === 'object' && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+    if (depth >= 2 || !plain) {
+      put(JSON.stringify(value) ?? 'null');
+      return;
+    }
+    put('{');
+    let first = true;
+    for (const key of Object.keys(value as object)) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue; // as JSON.stringify skips them
+      put(`${first ? '' : ','}${JSON.stringify(key)}:`);
+      first = false;
+      walk(v, depth + 1);
+    }
+    put('}');
+  };
+  walk(data, 0);
+  if (current.length) pieces.push(current.join(''));
+  return pieces;
+}
+
 /** JSON file adapter for lowdb with fsync'd atomic replace; see the file comment. */
 export class AtomicJsonFile<T> implements Adapter<T> {
   readonly #path: string;
@@ -91,14 +135,13 @@ export class AtomicJsonFile<T> implements Adapter<T> {
 
   /** Serializes `data` synchronously (a snapshot), then replaces the file atomically. */
   write(data: T): Promise<void> {
-    const text = JSON.stringify(data);
-    return this.#replace(text);
+    return this.#replace(serializeInPieces(data));
   }
 
-  async #replace(text: string): Promise<void> {
+  async #replace(pieces: string[]): Promise<void> {
     const file = await open(this.#tmpPath, 'w', this.#mode);
     try {
-      await file.writeFile(text, 'utf8');
+      for (const piece of pieces) await file.write(piece, null, 'utf8');
       await file.sync();
     } finally {
       await file.close();

@@ -4,9 +4,10 @@
 
 import { StoreClosedError } from './errors.js';
 import { LocalNotices } from './local-notices.js';
-import type { SetOptions, Store, StoreHealth, StoreNotice, StoreOp, Unsubscribe } from './store.js';
+import { isSeenIn, pruneScope, scopeIsStale, type SeenMark, type SeenScope } from './seen-marks.js';
+import type { SeenOptions, SetOptions, Store, StoreHealth, StoreNotice, StoreOp, Unsubscribe } from './store.js';
 import { emptyStoreData, type StoreData, type StoreEntry } from './store-data.js';
-import { checkChannel, checkPayload, checkTtl, copyIn, copyOut, prepareBatch } from './values.js';
+import { checkChannel, checkOrder, checkPayload, checkTtl, copyIn, copyOut, prepareBatch } from './values.js';
 
 /** What the engine needs from a persistence layer. */
 export interface Persistence {
@@ -52,6 +53,7 @@ export function normalizeStoreData(data: StoreData): StoreData {
   data.entries = dict(data.entries);
   data.queues = dict(data.queues);
   data.locks = dict(data.locks);
+  data.seen = dict(data.seen);
   return data;
 }
 
@@ -65,6 +67,10 @@ export class EngineStore implements Store {
   readonly #sweepTimer: NodeJS.Timeout | undefined;
   readonly #notices = new LocalNotices();
   readonly #kind: StoreHealth['kind'];
+  readonly #sweepIntervalMs: number;
+  /** When this store was opened: dedupe windows count from here at the earliest (see `markSeen`). */
+  readonly #openedAt: number;
+  #lastSweep: number;
   #closing: Promise<void> | undefined;
 
   constructor(data: StoreData = emptyStoreData(), options: EngineStoreOptions = {}) {
@@ -73,6 +79,9 @@ export class EngineStore implements Store {
     this.#persistence = options.persistence;
     this.#kind = options.kind ?? 'memory';
     const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.#sweepIntervalMs = interval;
+    this.#openedAt = this.#now();
+    this.#lastSweep = this.#openedAt;
     if (interval > 0) {
       this.#sweepTimer = setInterval(() => this.sweep(), interval);
       // A store must never be the reason a process stays alive.
@@ -86,6 +95,8 @@ export class EngineStore implements Store {
 
   #changed(): void {
     this.#persistence?.markDirty();
+    // Also swept on the store's own clock, so what expired goes even when timers lag (or a test's clock jumps).
+    if (this.#sweepIntervalMs > 0 && this.#now() - this.#lastSweep >= this.#sweepIntervalMs) this.sweep();
   }
 
   #live(map: Record<string, StoreEntry>, key: string): StoreEntry | undefined {
@@ -192,6 +203,37 @@ export class EngineStore implements Store {
       .sort();
   }
 
+  async markSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    this.#open();
+    const order = checkOrder(options);
+    if (isSeenIn(this.#prunedScope(scope), id, order)) return false;
+    this.#addMark(scope, id, order);
+    this.#changed();
+    return true;
+  }
+
+  async isSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    this.#open();
+    const order = checkOrder(options);
+    const seen = this.#data.seen!;
+    return isSeenIn(hasOwn(seen, scope) ? seen[scope] : undefined, id, order);
+  }
+
+  /** The scope's marks with those past their window forgotten (the floor raised), or undefined. */
+  #prunedScope(scope: string): SeenScope | undefined {
+    const seen = this.#data.seen!;
+    const entry = hasOwn(seen, scope) ? seen[scope] : undefined;
+    if (entry) pruneScope(entry, this.#now(), this.#openedAt);
+    return entry;
+  }
+
+  #addMark(scope: string, id: string, order: number | undefined): void {
+    const seen = this.#data.seen!;
+    const entry = (hasOwn(seen, scope) ? seen[scope] : undefined) ?? (seen[scope] = { m: [] });
+    const mark: SeenMark = order === undefined ? [id, this.#now()] : [id, this.#now(), order];
+    entry.m.push(mark);
+  }
+
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#open();
     checkTtl(ttlMs, 'lock ttlMs');
@@ -217,9 +259,16 @@ export class EngineStore implements Store {
     // Guards see what earlier steps of the batch wrote (as in a transaction): track keys touched.
     const touched = new Map<string, boolean>();
     const present = (key: string) => touched.get(key) ?? this.#live(this.#data.entries, key) !== undefined;
+    const marked = new Set<string>();
     for (const op of prepared) {
       if (op.op === 'setIfAbsent' && present(op.key)) return false;
       if (op.op === 'requireLock' && this.#live(this.#data.locks, op.name)?.v !== op.owner) return false;
+      if (op.op === 'markSeen') {
+        // Pruning first, as `markSeen` does; it forgets only what the window allows, so it may stay if the batch fails.
+        const mark = `${op.scope}\u0000${op.id}`;
+        if (marked.has(mark) || isSeenIn(this.#prunedScope(op.scope), op.id, op.order)) return false;
+        marked.add(mark);
+      }
       if (op.op === 'set' || op.op === 'setIfAbsent' || op.op === 'insert') touched.set(op.key, true);
       if (op.op === 'delete') touched.set(op.key, false);
     }
@@ -252,6 +301,10 @@ export class EngineStore implements Store {
           if ('item' in this.#shift(op.queue)) changed = true;
           break;
         case 'requireLock':
+          break;
+        case 'markSeen':
+          this.#addMark(op.scope, op.id, op.order);
+          changed = true;
           break;
         case 'notify':
           this.#notices.publish(op.channel, op.payload);
@@ -296,11 +349,21 @@ export class EngineStore implements Store {
     return this.#closing;
   }
 
-  /** Removes expired entries and locks now; returns how many. Runs on the sweep timer too. */
+  /** Removes expired entries, locks and dedupe marks now; returns how many. Runs on the sweep timer too. */
   sweep(): number {
     if (this.#closing) return 0;
     const now = this.#now();
+    this.#lastSweep = now;
     let removed = 0;
+    const seen = this.#data.seen!;
+    for (const scope of Object.keys(seen)) {
+      const entry = seen[scope] as SeenScope;
+      removed += pruneScope(entry, now, this.#openedAt);
+      if (scopeIsStale(entry, now, this.#openedAt)) {
+        delete seen[scope];
+        removed++;
+      }
+    }
     for (const map of [this.#data.entries, this.#data.locks]) {
       for (const key of Object.keys(map)) {
         const exp = map[key]?.exp;
@@ -310,7 +373,7 @@ export class EngineStore implements Store {
         }
       }
     }
-    if (removed > 0) this.#changed();
+    if (removed > 0) this.#persistence?.markDirty();
     return removed;
   }
 }

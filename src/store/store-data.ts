@@ -1,5 +1,7 @@
 // The persisted shape of the embedded store, and the check that a loaded file has it.
 
+import { seenDataProblem, type SeenScope } from './seen-marks.js';
+
 /** One stored value; `exp` is the epoch ms at which it expires (absent = never). */
 export interface StoreEntry {
   v: unknown;
@@ -16,11 +18,13 @@ export interface StoreData {
   queues: Record<string, unknown[]>;
   /** Locks by name; `v` is the owner token. Kept apart so `list('')` never shows them. */
   locks: Record<string, StoreEntry>;
+  /** Dedupe marks by scope (see `Store.markSeen`). Absent in files written before it existed. */
+  seen?: Record<string, SeenScope>;
 }
 
 /** A fresh, empty state. */
 export function emptyStoreData(): StoreData {
-  return { version: 1, entries: {}, queues: {}, locks: {} };
+  return { version: 1, entries: {}, queues: {}, locks: {}, seen: {} };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -48,5 +52,6 @@ export function storeDataProblem(value: unknown): string | undefined {
   if (!isRecord(value.queues) || !Object.values(value.queues).every(Array.isArray)) {
     return '"queues" is not a map of arrays';
   }
+  if (value.seen !== undefined) return seenDataProblem(value.seen);
   return undefined;
 }

@@ -1,11 +1,12 @@
-// The durable state seam. Small on purpose: a key/value map with TTL, set-if-absent, a lock and
-// per-key FIFO queues, plus an atomic batch of writes, so that the embedded stores (memory, lowdb)
-// and PostgreSQL implement it with the same semantics (test/store/store-semantics.test.ts runs
-// against all three). Values are plain JSON. Every mutation is visible to reads at once; `flush()` is
+// The durable state seam. Small on purpose: a key/value map with TTL, set-if-absent, a lock, per-key
+// FIFO queues and per-chat dedupe marks, plus an atomic batch of writes, so that the embedded stores
+// (memory, lowdb) and PostgreSQL implement it with the same semantics (test/store/store-semantics.test.ts
+// runs against all three). Values are plain JSON. Every mutation is visible to reads at once; `flush()` is
 // the durability barrier: it resolves once everything mutated before the call is on disk (lowdb) or
 // committed (PostgreSQL).
 //
-// Names (keys, queues, locks, channels) are strings without U+0000: PostgreSQL text cannot hold it.
+// Names (keys, queues, locks, channels, dedupe scopes and ids) are strings without U+0000: PostgreSQL
+// text cannot hold it.
 
 /** Options of a write. */
 export interface SetOptions {
@@ -15,7 +16,7 @@ export interface SetOptions {
 
 /**
  * One step of an atomic `batch`. Writes (`set`, `delete`, `enqueue`, `dequeue`) are applied in order;
- * guards (`setIfAbsent`, `requireLock`) are checked in order against the state the earlier steps left,
+ * guards (`setIfAbsent`, `requireLock`, `markSeen`) are checked in order against the state the earlier steps left,
  * and when one fails nothing of the batch is applied. `notify` is delivered only if the batch commits.
  */
 export type StoreOp =
@@ -30,6 +31,11 @@ export type StoreOp =
   | { op: 'dequeue'; queue: string }
   /** A guard: the batch commits only while `owner` holds lock `name` (fencing for leases). */
   | { op: 'requireLock'; name: string; owner: string }
+  /**
+   * A guard that also writes: `Store.markSeen(scope, id, { order })` inside the batch. Fails the batch
+   * where `markSeen` would return false (a redelivery); otherwise marks, committed with the rest.
+   */
+  | { op: 'markSeen'; scope: string; id: string; order?: number }
   /** Tells subscribers of `channel` after the batch committed; see `Store.notify`. */
   | { op: 'notify'; channel: string; payload?: string };
 
@@ -56,6 +62,15 @@ export interface StoreHealth {
 /** Longest `notify` payload, bytes of UTF-8 (PostgreSQL's limit is 8000). */
 export const MAX_NOTIFY_PAYLOAD_BYTES = 7999;
 
+/** Options of `markSeen` / `isSeen`. */
+export interface SeenOptions {
+  /**
+   * The message's position in its scope, when the platform's positions only grow there (Telegram
+   * `message_id`; Slack `ts` as integer microseconds). A safe integer. Absent for opaque ids (Matrix).
+   */
+  order?: number;
+}
+
 export interface Store {
   get<T = unknown>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, options?: SetOptions): Promise<void>;
@@ -78,6 +93,31 @@ export interface Store {
   items<T = unknown>(queue: string): Promise<T[]>;
   /** Names of the non-empty queues starting with `prefix`. */
   queues(prefix: string): Promise<string[]>;
+
+  /**
+   * Dedupe marks, kept per `scope` (one chat) for the redelivery window only, so the store's size does
+   * not grow with history. Atomically: returns false if `id` is already marked in `scope`, or if
+   * `options.order` is at or below the scope's floor; otherwise marks it and returns true. The mark is
+   * durable with the next `flush()` (the caller flushes it together with the queued message).
+   *
+   * Retention, the same in every implementation (constants in `seen-marks.ts`):
+   * - a mark is kept at least `SEEN_WINDOW_MS` (30 min) after it was made **and** after the store was
+   *   opened (a restart renews the window, so a redelivery after a long downtime is still caught). With
+   *   PostgreSQL "opened" is the latest opening by any replica (the database records it), so every
+   *   replica prunes alike and no replica can drop a mark another one's restart renewed;
+   * - when a mark with an `order` is forgotten, the scope's floor rises to that order: later calls with
+   *   an order at or below the floor return false (Telegram's 24 h offset replays are covered this way);
+   * - marks without an order are simply forgotten after the window (Matrix sync replays come within
+   *   minutes of a restart; Slack stops retrying after ~5 min, so a retry whose original was never
+   *   seen has an order above any floor and is processed);
+   * - a scope with no marks left keeps its floor for `SEEN_SCOPE_TTL_MS` (7 days) after its last mark.
+   */
+  markSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean>;
+  /**
+   * True when `markSeen` would return false (a redelivery); marks nothing. A mark past its window that
+   * no call has pruned yet still counts here (it was seen: erring towards "seen" never runs a message twice).
+   */
+  isSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean>;
 
   /**
    * Takes a lock for `owner` for `ttlMs`. True if taken (or already held by `owner`, which renews it).

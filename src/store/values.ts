@@ -1,7 +1,7 @@
 // Checks and copies every store implementation applies to what callers hand it, so they agree on what
 // a value is (JSON), what a TTL is, and what a batch may hold.
 
-import { MAX_NOTIFY_PAYLOAD_BYTES, type StoreOp } from './store.js';
+import { MAX_NOTIFY_PAYLOAD_BYTES, type SeenOptions, type StoreOp } from './store.js';
 
 /**
  * A caller's value as JSON text. A JSON round trip, not structuredClone, so every store holds exactly
@@ -31,6 +31,13 @@ export function checkTtl(ttlMs: number | undefined, what: string): void {
   }
 }
 
+/** A dedupe mark's `order`, checked: absent, or a safe integer (it is a bigint in PostgreSQL). */
+export function checkOrder(options: SeenOptions | undefined, what = 'order'): number | undefined {
+  const order = options?.order;
+  if (order !== undefined && !Number.isSafeInteger(order)) throw new RangeError(`${what} must be a safe integer, got ${String(order)}`);
+  return order;
+}
+
 /** Throws unless `payload` fits a notification. */
 export function checkPayload(payload: string): void {
   if (typeof payload !== 'string') throw new TypeError(`notify payload must be a string, got ${typeof payload}`);
@@ -47,6 +54,7 @@ export type PreparedOp =
   | { op: 'enqueue'; queue: string; json: string }
   | { op: 'dequeue'; queue: string }
   | { op: 'requireLock'; name: string; owner: string }
+  | { op: 'markSeen'; scope: string; id: string; order?: number }
   | { op: 'notify'; channel: string; payload: string };
 
 /** Validates a whole batch before any of it is applied; throws on the first bad step, naming it. */
@@ -68,6 +76,11 @@ export function prepareBatch(ops: readonly StoreOp[]): PreparedOp[] {
         return { op: 'dequeue', queue: op.queue };
       case 'requireLock':
         return { op: 'requireLock', name: op.name, owner: op.owner };
+      case 'markSeen': {
+        if (typeof op.scope !== 'string' || typeof op.id !== 'string') throw new TypeError(`${at} needs a string scope and id`);
+        const order = checkOrder(op, `${at}.order`);
+        return order === undefined ? { op: 'markSeen', scope: op.scope, id: op.id } : { op: 'markSeen', scope: op.scope, id: op.id, order };
+      }
       case 'notify': {
         const payload = op.payload ?? '';
         checkChannel(op.channel);

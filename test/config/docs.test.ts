@@ -18,7 +18,7 @@ describe('config docs', () => {
   const keys = configKeyPaths();
 
   it('the schema lists leaf keys of every section, nested ones by their full path', () => {
-    for (const key of ['telegram.webhook.secretToken', 'replies.editIntervalMs.group', 'store.url', 'ops.controlSocket', 'slack.threadFollow', 'matrix.autoJoin']) expect(keys).toContain(key);
+    for (const key of ['telegram.webhook.secretToken', 'replies.editIntervalMs.group', 'store.url', 'ops.controlSocket', 'slack.threadFollow', 'matrix.autoJoin', 'replies.maxTextChars']) expect(keys).toContain(key);
     // Leaves only: a section name alone is never a key.
     expect(keys).not.toContain('telegram.webhook');
   });

@@ -13,7 +13,7 @@ describe('resolveConfig: defaults', () => {
       store: { path: './data/loopbridge.json', flushDelayMs: 50, url: null },
       access: { dm: 'allowlist', users: ['telegram:1'], admins: [], groups: [], pairingCodeTtlMs: 3600000 },
       routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 20, maxMessageChars: 100000 },
-      replies: { editIntervalMs: { direct: 1000, group: 3000 }, showTools: true, showUsage: false },
+      replies: { editIntervalMs: { direct: 1000, group: 3000 }, showTools: true, showUsage: false, maxTextChars: 1048576 },
       telegram: {
         token: TG_TOKEN,
         apiRoot: 'https://api.telegram.org',

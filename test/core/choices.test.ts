@@ -3,6 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { ChoiceRegistry, FINISHED_CHOICE_TTL_MS } from '../../src/core/choices.js';
+import type { Outlet } from '../../src/core/outlet.js';
+import type { LoopClient } from '../../src/loop-api/client.js';
 import type { ConversationRef, Sender } from '../../src/core/adapter-types.js';
 import { dm, group, message, person, press, harnessSuite, finalReply, waitFor, type Harness, type HarnessOptions } from './fixtures.js';
 
@@ -98,6 +102,60 @@ describe('choices: permission', () => {
   });
 });
 
+describe('finished records are pruned', () => {
+  it('an answered choice says so when pressed again for a day, then its records are gone; no stop token outlives its turn', async () => {
+    let clock = Date.now();
+    const store = createMemoryStore({ now: () => clock });
+    const h = await harness({ store });
+    await h.adapter.inject(message(dm('u1'), u1, 'permission please'));
+    const allow = token(await prompt(h, 'u1', /Permission requested/), /Allow/);
+    expect(await pressButton(h, dm('u1'), u1, allow)).toMatch(/Allowed by U1/);
+    await reply(h, 'u1', /I ran/);
+    await waitFor(async () => (await store.list('stop/')).length === 0 && (await store.list('turn/')).length === 0, 'the turn records gone');
+    expect(await pressButton(h, dm('u1'), u1, allow)).toMatch(/Already answered/);
+    clock += FINISHED_CHOICE_TTL_MS;
+    expect(await store.list('choice/')).toEqual([]);
+    expect(await store.list('choiceidx/')).toEqual([]);
+    expect(await pressButton(h, dm('u1'), u1, allow)).toMatch(/not valid any more/);
+  });
+});
+
+describe('a choice answered before its message was sent', () => {
+  it('the message shows the outcome, and the record stays slim and expiring', async () => {
+    let clock = Date.now();
+    const store = createMemoryStore({ now: () => clock });
+    const registry = new ChoiceRegistry({ store, client: {} as LoopClient, isAdmin: () => false, log: { warn: () => {} } });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const edits: string[] = [];
+    // Just the outlet calls the registry makes; the send is held open while the loop resolves the choice.
+    const outlet = {
+      adapter: { capabilities: { buttons: 'native' } },
+      send: async (conversation: ConversationRef) => {
+        await held;
+        return { conversation, messageId: 'm1' };
+      },
+      edit: async (_ref: unknown, message: { text: string }) => void edits.push(message.text),
+    } as unknown as Outlet;
+    const conversation = dm('u1');
+    const opening = registry.open(
+      { outlet, conversation, loopId: 'L1', owner: u1, toolSummaries: {} },
+      { type: 'requires_choice', choiceId: 'choice_t1', kind: 'permission', payload: { tool: 'Bash', command: 'ls' } } as never,
+    );
+    await waitFor(async () => (await store.list('choiceidx/')).length === 1, 'the choice to be recorded');
+    await registry.resolved(outlet, 'L1', 'choice_t1');
+    release();
+    await opening;
+    expect(edits).toHaveLength(1);
+    expect(edits[0]).toMatch(/Permission requested[\s\S]*Answered elsewhere/);
+    const [[, rec]] = await store.list<{ state: string; permission?: unknown; message?: unknown }>('choice/');
+    expect(rec).toMatchObject({ state: 'answered', message: { messageId: 'm1' } });
+    expect(rec.permission).toBeUndefined();
+    clock += FINISHED_CHOICE_TTL_MS;
+    expect(await store.list('choice/')).toEqual([]);
+  });
+});
+
 describe('choices across a restart', () => {
   it('a prompt shown before the daemon stopped is answerable after it starts again, and the turn completes once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lb-choice-restart-'));
@@ -114,7 +172,7 @@ describe('choices across a restart', () => {
       const h2 = await harness({ store: store2 });
       // The restarted daemon re-follows the waiting turn (a stream is open again) before the person presses.
       // (A press before that would let the loop finish while nobody listens: the reply would then say so.)
-      await waitFor(() => suite.sim.openStreams() > 0, 'the resumed turn to listen again');
+      await waitFor(() => suite.sim.listeners() > 0, 'the resumed turn to listen again');
       // The press arrives on the new process (the platform keeps the old message and its buttons).
       expect(await pressButton(h2, dm('u1'), u1, token(p, /Allow/))).toMatch(/Allowed by U1/);
       await reply(h2, 'u1', /I ran `rm -rf \.\/build`/);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { approvePairing } from '../../src/core/access.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { SEEN_WINDOW_MS } from '../../src/store/seen-marks.js';
 import { dm, group, loopOf, message, person, press, harnessSuite, finalReply, startHarness, texts, turnsReceived, waitFor, type Harness } from './fixtures.js';
 
 const suite = harnessSuite();
@@ -115,7 +117,7 @@ describe('intake: groups', () => {
     const loopId = (await loopOf(h.store, g))!;
     // The mention is stripped from what the loop gets.
     expect(suite.sim.received(loopId)).toEqual(['first', 'second as a reply', 'Hey bot third']);
-    expect(texts(h.adapter, 'g1').filter((t) => !/Echo/.test(t))).toEqual([]);
+    expect(texts(h.adapter, 'g1').filter((t) => !/Echo|📥 Queued/.test(t))).toEqual([]);
   });
 
   it('a stranger mentioning the bot in a group is refused once and runs nothing', async () => {
@@ -211,6 +213,36 @@ describe('intake: dedupe', () => {
   });
 });
 
+describe('intake: dedupe marks stay small', () => {
+  it('ordered ids: a redelivery long after its mark was forgotten is still dropped (the floor)', async () => {
+    let clock = Date.now();
+    const store = createMemoryStore({ now: () => clock });
+    const h = await harness({ store });
+    const first = message(dm('u1'), u1, 'ordered one', { messageId: '100', order: 100 });
+    await h.adapter.inject(first);
+    await reply(h, 'u1', /Echo:\*\* ordered one/);
+    clock += SEEN_WINDOW_MS + 1;
+    await h.adapter.inject(message(dm('u1'), u1, 'ordered two', { messageId: '101', order: 101 })); // prunes
+    await reply(h, 'u1', /Echo:\*\* ordered two/);
+    await h.adapter.inject({ ...first }); // e.g. a Telegram offset replay a day later
+    await h.adapter.inject(message(dm('u1'), u1, 'ordered three', { messageId: '102', order: 102 }));
+    await reply(h, 'u1', /Echo:\*\* ordered three/);
+    expect(suite.sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['ordered one', 'ordered two', 'ordered three']);
+    expect(h.bridge.metrics.get('inbound_duplicates_total', { platform: 'test' })).toBe(1);
+  });
+
+  it('an upgrade moves the old one-key-per-message marks: their redelivery is still dropped, and the keys are gone', async () => {
+    const store = createMemoryStore();
+    await store.set('seen/test/u1/legacy-1', 1, { ttlMs: 7 * 24 * 3600_000 });
+    const h = await harness({ store });
+    expect(await store.list('seen/')).toEqual([]);
+    await h.adapter.inject(message(dm('u1'), u1, 'from before the upgrade', { messageId: 'legacy-1' }));
+    await h.adapter.inject(message(dm('u1'), u1, 'after the upgrade'));
+    await reply(h, 'u1', /Echo:\*\* after the upgrade/);
+    expect(suite.sim.received((await loopOf(h.store, dm('u1')))!)).toEqual(['after the upgrade']);
+  });
+});
+
 describe('intake: queueing', () => {
   it('messages sent while a turn runs are queued and run in order, each its own turn, one at a time', async () => {
     const h = await harness();
@@ -219,6 +251,8 @@ describe('intake: queueing', () => {
     await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
     await h.adapter.inject(message(dm('u1'), u1, 'second'));
     await h.adapter.inject(message(dm('u1'), u1, 'third'));
+    // Notices are sent after the accept (they must not hold up the platform's acknowledgement).
+    await waitFor(() => texts(h.adapter, 'u1').filter((t) => /Queued/.test(t)).length === 2, 'two queued notices');
     expect(texts(h.adapter, 'u1').filter((t) => /Queued/.test(t))).toEqual([
       expect.stringMatching(/Queued \(1 ahead\)/),
       expect.stringMatching(/Queued \(2 ahead\)/),
@@ -236,6 +270,21 @@ describe('intake: queueing', () => {
     // In order: each reply was sent after the previous one was final.
     expect(replies.every((m) => m.finalized)).toBe(true);
     expect(replies[1].sentAt).toBeGreaterThanOrEqual(replies[0].history[replies[0].history.length - 1].at);
+  });
+
+  it('a burst sent before the first turn has started: each queued message is told exactly how many are ahead', async () => {
+    const h = await harness();
+    suite.sim.scriptNextTurn('*', blockingTurn);
+    // Piped input: all three accepted while the first turn is still being set up (loop creation, POST).
+    await Promise.all([h.adapter.inject(message(dm('u1'), u1, 'burst one')), h.adapter.inject(message(dm('u1'), u1, 'burst two')), h.adapter.inject(message(dm('u1'), u1, 'burst three'))]);
+    await waitFor(() => texts(h.adapter, 'u1').filter((t) => /Queued/.test(t)).length >= 2, 'the queued notices');
+    await waitFor(() => h.adapter.chat('u1').some((m) => /Permission/.test(m.text)), 'the first turn to block');
+    expect(texts(h.adapter, 'u1').filter((t) => /Queued/.test(t)).sort()).toEqual([
+      expect.stringMatching(/^📥 Queued \(1 ahead\)/),
+      expect.stringMatching(/^📥 Queued \(2 ahead\)/),
+    ]);
+    await allowPending(h, 'u1');
+    await reply(h, 'u1', /Echo:\*\* burst three/);
   });
 
   it('refuses a message beyond maxQueuedPerLoop with a notice naming the limit', async () => {

@@ -17,7 +17,7 @@ class FinalizingAdapter extends RecordingAdapter {
   }
 }
 
-function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; delivered?: DeliveredChunk[]; draftId?: number; deliveryTimeoutMs?: number } = {}) {
+function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; delivered?: DeliveredChunk[]; draftId?: number; deliveryTimeoutMs?: number; onDelivered?: () => Promise<void> } = {}) {
   const adapter = new FinalizingAdapter(o.adapter);
   const scheduler = new RateScheduler(adapter.capabilities.rate, { retryBaseMs: 5 });
   open.push(scheduler);
@@ -31,8 +31,9 @@ function setup(o: { editIntervalMs?: number; adapter?: RecordingOptions; deliver
       target: { chatKey: 'test:c1', isGroup: false },
       editIntervalMs: o.editIntervalMs ?? 40,
       signal: ac.signal,
-      onDelivered: (c) => {
+      onDelivered: async (c) => {
         delivered.push(c);
+        await o.onDelivered?.();
       },
       draftId: o.draftId,
       deliveryTimeoutMs: o.deliveryTimeoutMs,
@@ -306,5 +307,18 @@ describe('LiveMessage', () => {
     expect(renders).toBeLessThanOrEqual(calls + 1); // not once per update (60)
     expect(renders).toBeGreaterThanOrEqual(1); // the first text showed at once
   });
-});
 
+  it('shutdown while the final content is being recorded: finish() resolves, it does not wait forever', async () => {
+    let release!: () => void;
+    const recording = new Promise<void>((r) => (release = r));
+    let hold = false;
+    const { adapter, live, ac } = setup({ onDelivered: () => (hold ? recording : Promise.resolve()) });
+    hold = true;
+    const done = live.finish(msgs('all of it'));
+    await waitFor(() => adapter.chat('c1')[0]?.text === 'all of it', 'the final text shown');
+    ac.abort(); // SIGTERM lands while the delivered refs are being persisted
+    release();
+    await expect(done).resolves.toBeUndefined();
+  });
+
+});

@@ -323,4 +323,50 @@ describe('RateScheduler', () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100); // 1000 ms / 10
     expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(10);
   });
+
+  it('holds against any arrival between a call\'s start and its answer (or start + maxArrivalDelayMs): no second can hold more than N', async () => {
+    // Answers take 0–300 ms (a jittery network). Wherever in [start, min(answer, start + 200)] each call
+    // reached the platform, no window of 1000 ms may contain more than N of them: for every t, at most N of
+    // those intervals meet [t, t + 1000].
+    const N = 10;
+    const s = new RateScheduler(budget({ globalPerSecond: N }), { now: Date.now, maxArrivalDelayMs: 200 });
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const spans: Array<[number, number]> = [];
+    const all = Array.from({ length: 60 }, (_, i) =>
+      s.schedule(priv(`c${i}`), Priority.Send, async () => {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, Math.floor(rand() * 300)));
+        spans.push([start, Math.min(Date.now(), start + 200)]);
+      }).promise,
+    );
+    await vi.advanceTimersByTimeAsync(30_000);
+    await Promise.all(all);
+    expect(spans).toHaveLength(60);
+    let worst = 0;
+    for (const t of spans.flatMap(([a, b]) => [a - 1000, b])) worst = Math.max(worst, spans.filter(([a, b]) => b >= t && a <= t + 1000).length);
+    expect(worst).toBeLessThanOrEqual(N);
+    // And the budget is used: 60 calls at 10/s, each held at most 1.2 s, take well under 8 s.
+    expect(Math.max(...spans.map(([a]) => a)) - Math.min(...spans.map(([a]) => a))).toBeLessThan(8_000);
+  });
+
+  it('a call counts until a second after its answer, or after start + maxArrivalDelayMs when the answer is late', async () => {
+    const s = new RateScheduler(budget({ globalPerSecond: 2 }), { now: Date.now, maxArrivalDelayMs: 200 });
+    const hang = deferred();
+    const started: Array<[string, number]> = [];
+    const t0 = Date.now();
+    const run = (id: string, wait?: Promise<void>) => async () => {
+      started.push([id, Date.now() - t0]);
+      if (wait) await wait;
+    };
+    const a = s.schedule(priv('a'), Priority.Send, run('a', hang.promise)).promise; // answered very late
+    const b = s.schedule(priv('b'), Priority.Send, run('b')).promise; // answered at once, at 500 ms
+    const c = s.schedule(priv('c'), Priority.Send, run('c')).promise;
+    const d = s.schedule(priv('d'), Priority.Send, run('d')).promise;
+    await vi.advanceTimersByTimeAsync(5_000);
+    // a: start 0, arrived by 200 at the latest → counts until 1,210 (with the 10 ms margin); b: answered at 500 → until 1,510.
+    expect(started).toEqual([['a', 0], ['b', 500], ['c', 1210], ['d', 1510]]);
+    hang.resolve();
+    await Promise.all([a, b, c, d]);
+  });
 });

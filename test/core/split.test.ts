@@ -58,6 +58,14 @@ function generate(seed: number, blocks: number): string {
   return out.join(r(4) ? '\n\n' : '\n');
 }
 
+const isFenceLine = (prefix: string): boolean => /^[>\s]*(`{3,}|~{3,})[^\n]*\n$/.test(prefix);
+
+/** The chunks without repeated table headers (what the reader sees once, for comparing with the whole). */
+function withoutRepeatedHeaders(markdown: string, max: number, measure: (s: string) => number): string[] {
+  const { text, chunks } = splitMarkdownRanges(markdown, max, measure);
+  return chunks.map((c) => (c.prefix && !isFenceLine(c.prefix) ? '' : c.prefix) + text.slice(c.start, c.end) + c.suffix);
+}
+
 /** Asserts every chunk fits, is its source slice plus added fence lines, and nothing between chunks but whitespace. */
 function checkSplit(markdown: string, max: number, measure: (s: string) => number): string[] {
   const { text, chunks } = splitMarkdownRanges(markdown, max, measure);
@@ -70,8 +78,12 @@ function checkSplit(markdown: string, max: number, measure: (s: string) => numbe
     expect(text.slice(pos, c.start).trim(), `gap before chunk ${i}`).toBe('');
     expect(c.end).toBeGreaterThan(c.start);
     pos = c.end;
-    // Added lines are exactly fence lines.
-    if (c.prefix) expect(c.prefix).toMatch(/^[>\s]*(`{3,}|~{3,})[^\n]*\n$/);
+    // Added lines are exactly fence lines, or the header and delimiter rows of the table the chunk starts in.
+    if (c.prefix && !isFenceLine(c.prefix)) {
+      const headerAt = text.lastIndexOf(c.prefix, c.start);
+      expect(headerAt, `chunk ${i} repeats a header of its own table`).toBeGreaterThanOrEqual(0);
+      expect(c.prefix).toMatch(/^[^\n]*\|[^\n]*\n[^\n]*-[^\n]*\n$/);
+    }
     if (c.suffix) expect(c.suffix).toMatch(/^\n[>\s]*(`{3,}|~{3,})$/);
     // A chunk that begins mid-line never begins with a fence (it would turn the rest into code).
     if (!c.prefix && c.start > 0 && text[c.start - 1] !== '\n') expect(text.slice(c.start)).not.toMatch(/^(```|~~~)/);
@@ -197,9 +209,26 @@ describe('splitMarkdown', () => {
     for (let seed = 200; seed < 240; seed++) {
       const md = generate(seed, 30);
       for (const [max, measure] of [[300, plain], [1000, measureTelegram]] as const) {
-        const chunks = checkSplit(md, max, measure);
-        expect(chunks.map(shown).join(''), `seed ${seed}`).toBe(shown(md));
+        checkSplit(md, max, measure);
+        expect(withoutRepeatedHeaders(md, max, measure).map(shown).join(''), `seed ${seed}`).toBe(shown(md));
       }
+    }
+  });
+
+  it('a table split across messages repeats its header row in the later parts, and never cuts the header from its delimiter', () => {
+    const rows = Array.from({ length: 40 }, (_, i) => `| ${i + 1} | step ${i + 1} | ${i % 3 ? 'ok' : 'retried'} |`);
+    const header = '| # | what | result |\n| ---: | --- | :---: |';
+    const md = `Intro paragraph.\n\n${header}\n${rows.join('\n')}\n\nAfter the table.`;
+    for (const [max, measure] of [[400, plain], [700, measureTelegram]] as const) {
+      const chunks = checkSplit(md, max, measure);
+      const withRows = chunks.filter((c) => /\| \d+ \| step/.test(c));
+      expect(withRows.length).toBeGreaterThan(1);
+      for (const c of withRows) expect(c, `every part with rows starts its table with the header`).toContain(header);
+      // Every row once, in order, across the parts.
+      const seen = chunks.join('\n').split('\n').filter((l) => /^\| \d+ \|/.test(l));
+      expect(seen).toEqual(rows);
+      // Each part renders as a table on Telegram (a <pre> block with the header line).
+      for (const c of withRows) expect(markdownToTelegramHtml(c)).toMatch(/<pre>[^<]*what/);
     }
   });
 

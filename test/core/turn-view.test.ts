@@ -93,8 +93,8 @@ describe('turn view', () => {
 
   it('keeps usage from sdk_message and renders a footer only from usable numbers', () => {
     const { p, changed } = fold([
-      { type: 'sdk_message', data: {} },
-      { type: 'sdk_message', data: {}, usage: { inputTokens: 1234, outputTokens: 56, totalCostUsd: 0.01234, durationMs: 2500 } },
+      { type: 'sdk_message' },
+      { type: 'sdk_message', usage: { inputTokens: 1234, outputTokens: 56, totalCostUsd: 0.01234, durationMs: 2500 } },
       { type: 'ping' },
       { type: 'unknown', event: 'future_event', data: {} },
     ]);

@@ -92,7 +92,7 @@ describe('sdk_message result usage', () => {
       usage: { input_tokens: 100, output_tokens: 50, cache_read_input_tokens: 10, cache_creation_input_tokens: 5 },
     };
     expect(toLoopEvent('sdk_message', data)).toEqual({
-      type: 'sdk_message', data,
+      type: 'sdk_message',
       usage: { inputTokens: 100, outputTokens: 50, cacheReadInputTokens: 10, cacheCreationInputTokens: 5, totalCostUsd: 0.0123, numTurns: 3, durationMs: 4567, isError: false, subtype: 'success' },
     });
   });
@@ -106,7 +106,18 @@ describe('sdk_message result usage', () => {
   });
 
   it('leaves usage off for the synthetic {type:"result"} and for other sdk messages', () => {
-    expect(toLoopEvent('sdk_message', { type: 'result' })).toStrictEqual({ type: 'sdk_message', data: { type: 'result' } });
-    expect(toLoopEvent('sdk_message', { type: 'user', usage: { input_tokens: 1 } })).toStrictEqual({ type: 'sdk_message', data: { type: 'user', usage: { input_tokens: 1 } } });
+    expect(toLoopEvent('sdk_message', { type: 'result' })).toStrictEqual({ type: 'sdk_message' });
+    expect(toLoopEvent('sdk_message', { type: 'user', usage: { input_tokens: 1 } })).toStrictEqual({ type: 'sdk_message' });
+  });
+
+  it('parses a raw sdk_message only when it is a result (the one thing the bridge reads)', () => {
+    const result = JSON.stringify({ type: 'result', subtype: 'success', usage: { input_tokens: 7, output_tokens: 8 } });
+    expect(parseEvent('sdk_message', result)).toEqual({ type: 'sdk_message', usage: { inputTokens: 7, outputTokens: 8, subtype: 'success' } });
+    expect(parseEvent('sdk_message', '{"type":"stream_event","event":{"type":"content_block_delta"}}')).toStrictEqual({ type: 'sdk_message' });
+    // A tool result that quotes a result message inside a string is not a result.
+    expect(parseEvent('sdk_message', JSON.stringify({ type: 'user', content: '{"type":"result","usage":{"input_tokens":1}}' }))).toStrictEqual({ type: 'sdk_message' });
+    expect(parseEvent('sdk_message', '{"session_id":"s","type":"result","usage":{"output_tokens":3}}')).toEqual({ type: 'sdk_message', usage: { outputTokens: 3 } });
+    // Not even valid JSON: no parse, so nothing to complain about (the bridge ignores it anyway).
+    expect(parseEvent('sdk_message', '{not json')).toStrictEqual({ type: 'sdk_message' });
   });
 });

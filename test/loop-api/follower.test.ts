@@ -4,6 +4,7 @@ import { LoopNotFoundError, LoopTransportError } from '../../src/loop-api/errors
 import { followTurn, repeatsDeltas, resumeTurn } from '../../src/loop-api/follower.js';
 import type { TurnEvent } from '../../src/loop-api/types.js';
 import { startSimulator, type ScriptStep, type SimOptions, type Simulator } from '../../src/sim/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 const FOLLOW = { pollIntervalMs: 50, giveUpAfterMs: 10_000 };
@@ -59,16 +60,18 @@ describe('followTurn', () => {
     expectOneTerminalLast(evs);
   });
 
-  // Exact-text recovery tests switch off the [IMPL] "tracker only counts while someone listens" quirk:
-  // with it on, a delta produced in the milliseconds between a cut and the reattach is gone for good,
-  // which would make these assertions depend on timing.
+  // Exact-text recovery tests switch off the [IMPL] "tracker only counts while someone listens" quirk and
+  // tell the follower so (snapshotComplete): with the quirk on, a delta produced in the milliseconds between
+  // a cut and the reattach is gone for good, which would make exact-text assertions depend on timing. The
+  // [IMPL] behaviour has its own tests below ("detached windows").
   const SPEC_TRACKER = { quirks: { snapshotTextDuplicated: false } };
+  const SPEC_FOLLOW = { ...FOLLOW, snapshotComplete: true };
 
   it('recovers a POST stream cut after several events, with exactly the scripted text', async () => {
     const { sim, client, loopId } = await setup(SPEC_TRACKER);
     sim.scriptNextTurn(loopId, slowDeltas(150));
     sim.faults.cutStreamAfter(6, { path: /\/messages$/ });
-    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...SPEC_FOLLOW, idempotencyKey: 'k' }));
     expect(textOf(evs)).toBe(FULL);
     expect(types(evs, 'gap')).toEqual([]);
     expectOneTerminalLast(evs);
@@ -77,12 +80,12 @@ describe('followTurn', () => {
   });
 
   it('fills text produced while detached from the snapshot (tracker without the IMPL listener quirk)', async () => {
-    const { sim, client, loopId } = await setup({ quirks: { snapshotTextDuplicated: false } });
+    const { sim, client, loopId } = await setup(SPEC_TRACKER);
     // Deltas keep coming while the watch is refused: only the snapshot can give them back.
     sim.scriptNextTurn(loopId, [...slowDeltas(30), { delta: '!', delayMs: 1_000 }]);
     sim.faults.cutStreamAfter(4, { path: /\/messages$/ });
     sim.faults.failNext(2, 503, { path: /\/events$/ });
-    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...SPEC_FOLLOW, idempotencyKey: 'k' }));
     expect(textOf(evs)).toBe(`${FULL}!`);
     expect(types(evs, 'gap')).toEqual([]);
     expectOneTerminalLast(evs);
@@ -92,7 +95,7 @@ describe('followTurn', () => {
     const { sim, client, loopId } = await setup();
     const other = new AbortController();
     const bystander = (async () => { for await (const _ of client.watch(loopId, { signal: other.signal })) void _; })();
-    while (sim.openStreams() < 1) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => sim.listeners(loopId) >= 1, 'the bystander watching');
     sim.scriptNextTurn(loopId, slowDeltas(120));
     sim.faults.cutStreamAfter(5, { path: /\/messages$/ });
     const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
@@ -111,14 +114,14 @@ describe('followTurn', () => {
     sim.scriptNextTurn(loopId, slowDeltas(120));
     sim.faults.cutStreamAfter(3, { path: /\/messages$/ });
     for (let i = 0; i < 6; i++) sim.faults.cutStreamAfter(2, { path: /\/events$/ });
-    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...SPEC_FOLLOW, idempotencyKey: 'k' }));
     expect(textOf(evs)).toBe(FULL);
     expect(types(evs, 'gap')).toEqual([]);
     expectOneTerminalLast(evs);
   });
 
-  it('keeps following through server idle cuts while a permission choice waits', async () => {
-    const { sim, client: plain, loopId } = await setup({ idleCutMs: 150, ...SPEC_TRACKER });
+  it('keeps following through server idle cuts while a permission choice waits ([IMPL]: no note, the tool step was still open)', async () => {
+    const { sim, client: plain, loopId } = await setup({ idleCutMs: 150 });
     let cuts = 0;
     const logger = { debug: (_o: object, msg?: string) => void (msg?.includes('stream') && cuts++), warn() {} };
     const client = new LoopClient({ baseUrl: sim.url, token: sim.token, retry: FAST_RETRY, logger });
@@ -128,17 +131,18 @@ describe('followTurn', () => {
     let answered: Promise<void> | undefined;
     const evs = await collect(followTurn(client, loopId, { content: 'hi', permissionMode: 'default' }, { ...FOLLOW, idempotencyKey: 'k' }), (e) => {
       if (e.type === 'requires_choice') {
-        // Answer later (without blocking the follow) so several ~150 ms idle cuts happen meanwhile.
-        // Then stop the cuts and wait for a watch to be attached, so the rest cannot fall into a reconnect.
-        answered = new Promise((r) => setTimeout(r, 700)).then(async () => {
+        // Answer once several ~150 ms idle cuts happened (without blocking the follow). Then stop the cuts
+        // and wait until a watch of ours listens, so the rest cannot fall into a reconnect.
+        answered = (async () => {
+          await waitFor(() => cuts >= 3, 'three idle cuts');
           sim.faults.setIdleCut(null);
-          while (sim.openStreams() < 1) await new Promise((r) => setTimeout(r, 5));
+          await waitFor(() => sim.listeners(loopId) >= 1, 'a watch listening');
           await client.answerChoice(loopId, e.choiceId, { allow: true });
-        });
+        })();
       }
     });
     await answered;
-    expect(cuts).toBeGreaterThanOrEqual(2); // the POST stream and at least one watch were idle-cut
+    expect(cuts).toBeGreaterThanOrEqual(3); // the POST stream and watches were idle-cut
     expect(types(evs, 'requires_choice')).toHaveLength(1);
     expect(types(evs, 'choice_resolved')).toHaveLength(1);
     expect(types(evs, 'tool_result')).toMatchObject([{ ok: true }]);
@@ -164,29 +168,27 @@ describe('followTurn', () => {
   });
 
   it('an idempotent repeat of the same key reaches the model once', async () => {
-    const { sim, client, loopId } = await setup();
+    const { sim, client, loopId } = await setup(SPEC_TRACKER);
     sim.scriptNextTurn(loopId, slowDeltas(100));
     sim.faults.cutStreamAfter(3, { path: /\/messages$/ });
     sim.faults.failNext(1, 502, { path: /\/messages$/ });
-    const first = await collect(followTurn(client, loopId, { content: 'same' }, { ...FOLLOW, idempotencyKey: 'dup' }));
+    const first = await collect(followTurn(client, loopId, { content: 'same' }, { ...SPEC_FOLLOW, idempotencyKey: 'dup' }));
     expect(textOf(first)).toBe(FULL);
-    const again = await collect(followTurn(client, loopId, { content: 'same' }, { ...FOLLOW, idempotencyKey: 'dup' }));
+    const again = await collect(followTurn(client, loopId, { content: 'same' }, { ...SPEC_FOLLOW, idempotencyKey: 'dup' }));
     expectOneTerminalLast(again);
     expect(sim.received(loopId)).toHaveLength(1);
   });
 
   it('a queued message: does not stop at the other turn’s done, ends when the loop is idle', async () => {
     const { sim, client, loopId } = await setup();
-    sim.scriptNextTurn(loopId, [{ delta: 'first ', delayMs: 0 }, { delta: 'turn', delayMs: 300 }]);
+    // The gate holds the first turn (without a tool step, where 'two' would be injected) until 'two' is queued.
+    sim.scriptNextTurn(loopId, [{ delta: 'first ' }, { gate: 'q' }, { delta: 'turn' }]);
     sim.scriptNextTurn(loopId, [{ delta: 'second ', delayMs: 100 }, { delta: 'reply', delayMs: 100 }]);
     const firstTurn = collect(followTurn(client, loopId, { content: 'one' }, { ...FOLLOW, idempotencyKey: 'q1' }));
-    await new Promise<void>(async (r) => {
-      for (;;) {
-        if ((await client.getLoop(loopId)).busy) return r();
-        await new Promise((x) => setTimeout(x, 10));
-      }
+    await waitFor(async () => (await client.getLoop(loopId)).busy, 'the first turn running');
+    const second = await collect(followTurn(client, loopId, { content: 'two' }, { ...FOLLOW, idempotencyKey: 'q2' }), (e) => {
+      if (e.type === 'queued') sim.release('q');
     });
-    const second = await collect(followTurn(client, loopId, { content: 'two' }, { ...FOLLOW, idempotencyKey: 'q2' }));
     expect(second[0]).toMatchObject({ type: 'queued' });
     expectOneTerminalLast(second);
     expect(textOf(second)).toContain('second reply');
@@ -205,6 +207,134 @@ describe('followTurn', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LoopTransportError);
     expect((err as LoopTransportError).code).toBe('aborted');
+  });
+});
+
+describe('detached windows ([IMPL]: nothing accumulates while no stream is attached)', () => {
+  const NOTE = /^loopbridge was disconnected for \d+ s while the loop was writing/;
+  /** The yielded deltas are scripted words in order, none twice; returns how many of WORDS are missing. */
+  function expectOrderedSubset(evs: TurnEvent[]): number {
+    const idx = evs.flatMap((e) => (e.type === 'assistant_delta' ? [WORDS.indexOf(e.text)] : []));
+    expect(idx.every((i) => i >= 0)).toBe(true);
+    for (let i = 1; i < idx.length; i++) expect(idx[i]).toBeGreaterThan(idx[i - 1]);
+    return WORDS.length - idx.length;
+  }
+
+  it('text written while the POST stream was cut and the watch refused: one plain gap where the hole is', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(60));
+    sim.faults.cutStreamAfter(5, { path: /\/messages$/ }); // started + sdk init/user + the first delta's pair
+    sim.faults.failNext(100_000, 503, { path: /\/events$/ });
+    const lost = (async () => {
+      await waitFor(() => sim.listeners(loopId) === 0 && sim.written(loopId).includes('gamma'), 'words written with nobody attached');
+      sim.faults.clearFailures();
+    })();
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'k' }));
+    await lost;
+    const gaps = types(evs, 'gap') as Array<{ reason: string }>;
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0].reason).toMatch(NOTE);
+    expect(expectOrderedSubset(evs)).toBeGreaterThan(0);
+    // The gap sits in the hole: after 'Alpha', before whatever came after reattaching.
+    const gapAt = evs.findIndex((e) => e.type === 'gap');
+    expect(textOf(evs.slice(0, gapAt))).toBe('Alpha ');
+    expect(textOf(evs.slice(gapAt))).not.toContain('gamma');
+    expectOneTerminalLast(evs);
+  });
+
+  it('the same cut on a [SPEC] server: the snapshot fills the hole and nothing is noted', async () => {
+    const { sim, client, loopId } = await setup({ quirks: { snapshotTextDuplicated: false } });
+    sim.scriptNextTurn(loopId, slowDeltas(60));
+    sim.faults.cutStreamAfter(5, { path: /\/messages$/ });
+    sim.faults.failNext(100_000, 503, { path: /\/events$/ });
+    const lost = (async () => {
+      await waitFor(() => sim.listeners(loopId) === 0 && sim.written(loopId).includes('gamma'), 'words written with nobody attached');
+      sim.faults.clearFailures();
+    })();
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, snapshotComplete: true, idempotencyKey: 'k' }));
+    await lost;
+    expect(types(evs, 'gap')).toEqual([]);
+    expect(textOf(evs)).toBe(FULL);
+  });
+
+  it('a choice answered while detached, the loop wrote on: the gap comes before the next thing seen', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, [
+      { delta: 'before ' },
+      { permission: { toolId: 'toolu_P1', tool: 'Bash', input: { command: 'make' } } },
+      { delta: 'lost ' },
+      { permission: { toolId: 'toolu_P2', tool: 'Bash', input: { command: 'make install' } } },
+      { delta: 'end' },
+    ]);
+    let steered: Promise<void> | undefined;
+    const evs = await collect(followTurn(client, loopId, { content: 'hi', permissionMode: 'default' }, { ...FOLLOW, idempotencyKey: 'k' }), (e) => {
+      if (e.type !== 'requires_choice' || e.choiceId !== 'choice_toolu_P1') return;
+      steered = (async () => {
+        sim.faults.failNext(100_000, 503, { path: /\/events$/ });
+        sim.faults.setIdleCut(100); // the quiet POST stream is cut; no watch can attach
+        await waitFor(() => sim.listeners(loopId) === 0, 'nobody attached');
+        await client.answerChoice(loopId, 'choice_toolu_P1', { allow: true });
+        await waitFor(() => sim.written(loopId).includes('lost'), "'lost' written with nobody attached");
+        sim.faults.setIdleCut(null);
+        sim.faults.clearFailures();
+        await waitFor(() => sim.listeners(loopId) >= 1, 'a watch attached again');
+        // P2 was asked while detached: answer it now that we listen.
+        await waitFor(async () => (await client.answerChoice(loopId, 'choice_toolu_P2', { allow: true }).then(() => true, () => false)), 'P2 answered');
+      })();
+    });
+    await steered;
+    const gaps = types(evs, 'gap') as Array<{ reason: string }>;
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0].reason).toMatch(NOTE);
+    expect(textOf(evs)).toBe('before end');
+    const gapAt = evs.findIndex((e) => e.type === 'gap');
+    expect(evs.slice(gapAt + 1).some((e) => e.type === 'assistant_delta' && e.text === 'end')).toBe(true);
+    expectOneTerminalLast(evs);
+  });
+
+  it('after a restart (detachedSince) with the loop writing meanwhile: prefix, then one gap naming the downtime', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, slowDeltas(60));
+    const ac = new AbortController();
+    let held = 0;
+    // The "old bridge" reads two deltas, then dies.
+    for await (const e of client.sendMessage(loopId, { content: 'hi' }, { idempotencyKey: 'r', signal: ac.signal })) {
+      if (e.type === 'assistant_delta' && ++held === 2) ac.abort();
+    }
+    const diedAt = Date.now();
+    await waitFor(() => sim.listeners(loopId) === 0 && sim.written(loopId).includes('delta'), 'words written while down');
+    const evs = await collect(followTurn(client, loopId, { content: 'hi' }, { ...FOLLOW, idempotencyKey: 'r', detachedSince: diedAt }));
+    const gaps = types(evs, 'gap') as Array<{ reason: string }>;
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0].reason).toMatch(NOTE);
+    expect(textOf(evs.slice(0, evs.findIndex((e) => e.type === 'gap')))).toBe('Alpha beta ');
+    expect(expectOrderedSubset(evs)).toBeGreaterThan(0);
+    expect(sim.received(loopId)).toHaveLength(1);
+    expectOneTerminalLast(evs);
+  });
+
+  it('after a restart while a choice waited and nothing moved: no note', async () => {
+    const { sim, client, loopId } = await setup();
+    sim.scriptNextTurn(loopId, [{ delta: 'before ' }, { permission: { toolId: 'toolu_W', tool: 'Bash' } }, { delta: 'after' }]);
+    const ac = new AbortController();
+    for await (const e of client.sendMessage(loopId, { content: 'hi', permissionMode: 'default' }, { idempotencyKey: 'w', signal: ac.signal })) {
+      if (e.type === 'requires_choice') ac.abort();
+    }
+    const diedAt = Date.now();
+    await waitFor(() => sim.listeners(loopId) === 0, 'the old stream gone');
+    let answered: Promise<void> | undefined;
+    const evs = await collect(followTurn(client, loopId, { content: 'hi', permissionMode: 'default' }, { ...FOLLOW, idempotencyKey: 'w', detachedSince: diedAt }), (e) => {
+      if (e.type === 'requires_choice') {
+        answered = (async () => {
+          await waitFor(() => sim.listeners(loopId) >= 1, 'a watch attached');
+          await client.answerChoice(loopId, 'choice_toolu_W', { allow: true });
+        })();
+      }
+    });
+    await answered;
+    expect(types(evs, 'gap')).toEqual([]);
+    expect(textOf(evs)).toBe('before after');
+    expectOneTerminalLast(evs);
   });
 });
 
@@ -231,7 +361,7 @@ describe('resumeTurn', () => {
       if (e.type === 'assistant_delta') held += e.text;
       if (held.split(' ').length > 3) ac.abort();
     }
-    const evs = await collect(resumeTurn(client, loopId, { ...FOLLOW, textSoFar: held }));
+    const evs = await collect(resumeTurn(client, loopId, { ...FOLLOW, snapshotComplete: true, textSoFar: held }));
     expect(held + textOf(evs)).toBe(FULL);
     expect(types(evs, 'gap')).toEqual([]);
     expectOneTerminalLast(evs);

@@ -127,4 +127,56 @@ describe('SseDecoder', () => {
     for (let i = 0; i < bytes.length; i += 16 * 1024) n += d.push(bytes.subarray(i, i + 16 * 1024)).length;
     expect(n).toBe(100_000);
   });
+
+  describe('an event larger than the limit', () => {
+    const LIMIT = 10_000;
+    const chunked = (text: string, size: number): Uint8Array[] => {
+      const bytes = enc.encode(text);
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+      return out;
+    };
+    const decode = (chunks: Uint8Array[]): LoopEvent[] => {
+      const d = new SseDecoder(LIMIT);
+      const out: LoopEvent[] = [];
+      for (const c of chunks) out.push(...d.push(c));
+      return [...out, ...d.end()];
+    };
+    const big = (n: number) => 'x'.repeat(n);
+
+    it('is skipped and reported once with its name; the stream goes on (fed in chunks, as from the network)', () => {
+      const text = frame('started', { turn_id: 't', cold_start: false }) + frame('assistant_delta', { text: big(35_000) }) + frame('assistant_delta', { text: 'after' }) + frame('done', { turn_id: 't' });
+      for (const size of [1, 1000, 4096]) {
+        expect(decode(chunked(text, size)), `chunks of ${size}`).toEqual([
+          { type: 'started', turnId: 't', coldStart: false },
+          { type: 'oversized', event: 'assistant_delta', limit: LIMIT },
+          { type: 'assistant_delta', text: 'after' },
+          { type: 'done', turnId: 't' },
+        ]);
+      }
+    });
+
+    it('is skipped also when it arrives in one chunk', () => {
+      const text = frame('assistant_delta', { text: big(20_000) }) + frame('ping', {});
+      expect(decode([enc.encode(text)])).toEqual([{ type: 'oversized', event: 'assistant_delta', limit: LIMIT }, { type: 'ping' }]);
+    });
+
+    it('two in a row are two reports, each with its own name (a big tool output, then big text)', () => {
+      const text = frame('sdk_message', { type: 'user', content: big(30_000) }) + frame('assistant_delta', { text: big(30_000) }) + frame('done', { turn_id: 't' });
+      expect(decode(chunked(text, 2048))).toEqual([
+        { type: 'oversized', event: 'sdk_message', limit: LIMIT },
+        { type: 'oversized', event: 'assistant_delta', limit: LIMIT },
+        { type: 'done', turnId: 't' },
+      ]);
+    });
+
+    it('the default limit is 1 Mi characters: a 60 MiB event costs no more than the limit to skip', () => {
+      const d = new SseDecoder();
+      const out: LoopEvent[] = [...d.push('event: assistant_delta\ndata: {"text":"')];
+      const piece = 'y'.repeat(64 * 1024);
+      for (let i = 0; i < 960; i++) out.push(...d.push(piece)); // 60 MiB
+      out.push(...d.push('"}\n\n'), ...d.push(frame('done', { turn_id: 't' })), ...d.end());
+      expect(out).toEqual([{ type: 'oversized', event: 'assistant_delta', limit: 1024 * 1024 }, { type: 'done', turnId: 't' }]);
+    });
+  });
 });

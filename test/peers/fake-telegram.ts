@@ -30,6 +30,7 @@ const METHODS = new Map<string, Handler>(
 export async function startFakeTelegram(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
   const token = options.token ?? DEFAULT_TOKEN;
   const clock = options.clock ?? Date.now;
+  const jitterMs = options.networkJitterMs ?? 0;
   const nowSeconds = () => Math.floor(clock() / 1000);
   const store = new ChatStore();
   const queue = new UpdateQueue();
@@ -78,6 +79,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     if (!route) return reply(res, undefined, 404, { ok: false, error_code: 404, description: 'Not Found' });
     const [, callToken, method] = route;
 
+    if (jitterMs > 0 && method.toLowerCase() !== 'getupdates') await new Promise((r) => setTimeout(r, Math.random() * jitterMs));
     let parsed: Awaited<ReturnType<typeof parseRequest>>;
     const record: CallRecord = { method, params: {}, at: clock(), status: 0 };
     calls.push(record);

@@ -63,11 +63,12 @@ describe('Idempotency-Key', () => {
   it('IMPL: a disconnect marks the record done — a retry replays only the prefix, without a terminal event', async () => {
     h = await harness();
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ delta: 'a' }, { delta: 'b', delayMs: 100 }]);
+    h.sim.scriptNextTurn(id, [{ delta: 'a' }, { gate: 'k3' }, { delta: 'b' }]);
     const first = await h.send(id, 'drop', { 'idempotency-key': 'k3' });
     await first.waitEvent('assistant_delta');
     first.close();
     await until(() => h.sim.openStreams() === 0);
+    h.sim.release('k3'); // 'b' comes only after the disconnect, however slow the close was
     await until(async () => (await h.getLoop(id)).busy === false);
     const retry = await h.send(id, 'drop', { 'idempotency-key': 'k3' });
     expect(await retry.waitEnd()).toBe('end');

@@ -130,10 +130,11 @@ describe('GET/DELETE /loops/{id} and ownership (§3.3, §3.4, §6.2)', () => {
   });
   it('an in-flight turn continues after archive', async () => {
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ delta: 'a' }, { delta: 'b', delayMs: 50 }]);
+    h.sim.scriptNextTurn(id, [{ delta: 'a' }, { gate: 'archived' }, { delta: 'b' }]);
     const s = await h.send(id, 'go');
     await s.waitEvent('assistant_delta');
     expect((await h.call('DELETE', `/loops/${id}`)).status).toBe(204);
+    h.sim.release('archived'); // 'b' only after the archive
     await s.waitEvent('done');
     expect(s.mapped.filter((e) => e.event === 'assistant_delta').map((e) => e.data.text).join('')).toBe('ab');
   });

@@ -93,7 +93,8 @@ describe('queueing (§4.5)', () => {
   it('injects a queued message at the next tool step, without its tool_result; both POSTs close at the same done', async () => {
     h = await harness();
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ delta: 'working' }, { tool: { id: 'toolu_I', name: 'Bash' }, delayMs: 150 }, { delta: 'abandoned' }]);
+    // The gate holds the first turn before its tool step until the second message is queued.
+    h.sim.scriptNextTurn(id, [{ delta: 'working' }, { gate: 'inject' }, { tool: { id: 'toolu_I', name: 'Bash' } }, { delta: 'abandoned' }]);
     h.sim.scriptNextTurn(id, [{ delta: 'redirected' }]);
     const p1 = await h.send(id, 'first');
     await p1.waitEvent('assistant_delta');
@@ -101,6 +102,7 @@ describe('queueing (§4.5)', () => {
     const busy = await h.getLoop(id);
     expect([busy.busy, busy.queue_depth]).toEqual([true, 1]);
     expect(busy.current_turn.turn_id).toBe(p2.events[1]?.data.turn_id ?? (await p2.waitEvent('started')).data.turn_id);
+    h.sim.release('inject');
     await p1.waitEnd();
     await p2.waitEnd();
     expect(p2.names()[0]).toBe('queued');
@@ -116,10 +118,12 @@ describe('queueing (§4.5)', () => {
   it('with noToolResultAtInjection off the injected step still gets its tool_result', async () => {
     h = await harness({ quirks: { noToolResultAtInjection: false } });
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ delta: 'w' }, { tool: { id: 'toolu_J', name: 'Bash' }, delayMs: 150 }]);
+    h.sim.scriptNextTurn(id, [{ delta: 'w' }, { gate: 'inject-2' }, { tool: { id: 'toolu_J', name: 'Bash' } }]);
     const p1 = await h.send(id, 'first');
     await p1.waitEvent('assistant_delta');
-    await h.send(id, 'second');
+    const p2 = await h.send(id, 'second');
+    await p2.waitEvent('queued');
+    h.sim.release('inject-2');
     await p1.waitEnd();
     expect(p1.mapped.find((e) => e.event === 'tool_result')?.data).toEqual({ tool_use_id: 'toolu_J', ok: true });
   });
@@ -127,11 +131,13 @@ describe('queueing (§4.5)', () => {
     h = await harness();
     const id = await h.createLoop();
     const w = await h.watch(id);
-    h.sim.scriptNextTurn(id, [{ delta: 'one' }, { delta: 'two', delayMs: 100 }]);
+    h.sim.scriptNextTurn(id, [{ delta: 'one' }, { gate: 'after-one' }, { delta: 'two' }]);
     h.sim.scriptNextTurn(id, [{ delta: 'own reply' }]);
     const p1 = await h.send(id, 'first');
     await p1.waitEvent('assistant_delta');
     const p2 = await h.send(id, 'second');
+    await p2.waitEvent('started');
+    h.sim.release('after-one');
     await p1.waitEnd();
     await p2.waitEnd();
     expect(p2.mapped.map((e) => e.event)).toEqual(['queued', 'started', 'assistant_delta', 'done']);
@@ -144,11 +150,13 @@ describe('queueing (§4.5)', () => {
   it('with queuedStreamClosesAtCurrentDone off a queued POST follows its own turn', async () => {
     h = await harness({ quirks: { queuedStreamClosesAtCurrentDone: false } });
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ delta: 'one' }, { delta: 'two', delayMs: 100 }]);
+    h.sim.scriptNextTurn(id, [{ delta: 'one' }, { gate: 'own' }, { delta: 'two' }]);
     h.sim.scriptNextTurn(id, [{ delta: 'own reply' }]);
     const p1 = await h.send(id, 'first');
     await p1.waitEvent('assistant_delta');
     const p2 = await h.send(id, 'second');
+    await p2.waitEvent('queued');
+    h.sim.release('own');
     await p2.waitEnd();
     expect(p2.mapped.filter((e) => e.event === 'assistant_delta').map((e) => e.data.text)).toEqual(['own reply']);
   });
@@ -223,7 +231,7 @@ describe('choices (§5)', () => {
   it('permission timeout auto-denies without choice_resolved; the choice is then 404 and pending_choice_id stale', async () => {
     h = await harness({ permissionTimeoutMs: 50 });
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ permission: { toolId: 'toolu_P', tool: 'Bash' } }, { delta: 'after', delayMs: 300 }]);
+    h.sim.scriptNextTurn(id, [{ permission: { toolId: 'toolu_P', tool: 'Bash' } }, { gate: 'timed-out' }, { delta: 'after' }]);
     const s = await h.send(id, 'x');
     await s.waitEvent('tool_result');
     expect(s.mapped.find((e) => e.event === 'tool_result')!.data).toEqual({ tool_use_id: 'toolu_P', ok: false });
@@ -231,6 +239,7 @@ describe('choices (§5)', () => {
     expect((await h.getLoop(id)).current_turn.pending_choice_id).toBe('choice_toolu_P');
     const late = await h.call('POST', `/loops/${id}/choices/choice_toolu_P`, { allow: true });
     expect(late.json.error.code).toBe('choice_not_found');
+    h.sim.release('timed-out');
     await s.waitEnd();
   });
   it('question: verbatim AskUserQuestion payload; answers keyed by question text are echoed', async () => {
@@ -281,16 +290,18 @@ describe('tracker quirks (§4.8)', () => {
   const scenario = async (): Promise<{ id: string; snapText: string; doneIds: string[]; startedId: string }> => {
     const id = await h.createLoop();
     const w1 = await h.watch(id);
-    h.sim.scriptNextTurn(id, [{ delta: 'ab' }, { delta: 'cd' }, { delta: 'x', delayMs: 200 }]);
+    // The gate holds the turn until the second watcher has its snapshot (no delta can slip in, however slow).
+    h.sim.scriptNextTurn(id, [{ delta: 'ab' }, { delta: 'cd' }, { permission: { toolId: 'toolu_S', tool: 'Bash' } }, { delta: 'x' }]);
     const p = await h.send(id, 'go');
     const started = await p.waitEvent('started');
-    await p.waitFor((e) => e.event === 'assistant_delta' && e.data.text === 'cd');
-    await until(() => w1.mapped.filter((e) => e.event === 'assistant_delta').length === 2);
+    await p.waitEvent('requires_choice');
+    await until(() => w1.mapped.some((e) => e.event === 'requires_choice'));
     const w2 = await h.watch(id);
     const snap = await w2.waitEvent('snapshot');
     expect(w2.events[0]!.event).toBe('snapshot');
     expect(snap.data.turn_id).toBe(started.data.turn_id);
-    expect(snap.data.pending_choice_id).toBeNull();
+    expect(snap.data.pending_choice_id).toBe('choice_toolu_S');
+    expect((await h.call('POST', `/loops/${id}/choices/choice_toolu_S`, { allow: true })).status).toBe(202);
     await p.waitEnd();
     await w1.waitEvent('done');
     await w2.waitEvent('done');
@@ -331,12 +342,15 @@ describe('tracker quirks (§4.8)', () => {
   });
   const zeroListeners = async (): Promise<{ text: string; pending: string | null; tracked: boolean }> => {
     const id = await h.createLoop();
-    h.sim.scriptNextTurn(id, [{ delta: 'y', delayMs: 20 }, { permission: { toolId: 'toolu_Z', tool: 'Bash' } }, { delta: 'w', delayMs: 10_000 }]);
+    // A gate first, so 'y' is written only once the test has seen the last listener leave (never during the close).
+    h.sim.scriptNextTurn(id, [{ permission: { toolId: 'toolu_A', tool: 'Bash' } }, { delta: 'y' }, { permission: { toolId: 'toolu_Z', tool: 'Bash' } }, { delta: 'w', delayMs: 10_000 }]);
     const gone = await h.send(id, 'go');
     const st = await gone.waitEvent('started');
+    await gone.waitEvent('requires_choice');
     gone.close();
-    await until(() => h.sim.openStreams() === 0);
-    // The choice becomes answerable once the zero-listener turn reached it ('y' was emitted by then).
+    await until(() => h.sim.listeners(id) === 0);
+    expect((await h.call('POST', `/loops/${id}/choices/choice_toolu_A`, { allow: true })).status).toBe(202);
+    // The second choice becomes answerable once the zero-listener turn reached it ('y' was written by then).
     await until(async () => (await h.call('POST', `/loops/${id}/choices/choice_toolu_Z`, { allow: true })).status === 202);
     const w = await h.watch(id);
     const snap = await w.waitEvent('snapshot');
@@ -347,6 +361,30 @@ describe('tracker quirks (§4.8)', () => {
   it('IMPL: with zero listeners nothing updates the tracker', async () => {
     h = await harness();
     expect(await zeroListeners()).toEqual({ text: '', pending: null, tracked: true });
+  });
+  it('IMPL (default): text written after our only stream left is absent from the snapshot on reattach', async () => {
+    h = await harness();
+    const id = await h.createLoop();
+    h.sim.scriptNextTurn(id, [
+      { delta: 'seg01 ' },
+      { delta: 'seg02 ' },
+      { permission: { toolId: 'toolu_X', tool: 'Bash' } },
+      { delta: 'seg03 ' },
+      { delta: 'seg04 ' },
+      { permission: { toolId: 'toolu_Y', tool: 'Bash' } },
+    ]);
+    const p = await h.send(id, 'go', {}, { permission_mode: 'default' });
+    await p.waitEvent('requires_choice');
+    p.close();
+    await until(() => h.sim.listeners(id) === 0);
+    expect((await h.call('POST', `/loops/${id}/choices/choice_toolu_X`, { allow: true })).status).toBe(202);
+    await until(() => h.sim.written(id).includes('seg04'));
+    const w = await h.watch(id);
+    const snap = await w.waitEvent('snapshot');
+    expect(snap.data.assistant_text_so_far).toBe('seg01 seg02 ');
+    expect(h.sim.written(id)).toBe('seg01 seg02 seg03 seg04 ');
+    await h.call('POST', `/loops/${id}/interrupt`);
+    w.close();
   });
   it('SPEC: the tracker accumulates even with zero listeners', async () => {
     h = await harness({ quirks: { snapshotTextDuplicated: false } });

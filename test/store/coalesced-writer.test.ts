@@ -1,6 +1,7 @@
 // The write coalescer, driven by a fake write whose completion the test controls.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { CoalescedWriter } from '../../src/store/coalesced-writer.js';
 
 interface Deferred {
@@ -30,10 +31,7 @@ function harness(delayMs: number, retryDelayMs?: number) {
   return { writer, started, pending, errors, mutate };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
-}
+const until = (condition: () => boolean, what: string): Promise<unknown> => waitFor(condition, what);
 
 const settled = (p: Promise<unknown>) => {
   const box = { done: false };
@@ -64,20 +62,26 @@ describe('CoalescedWriter', () => {
   });
 
   it('while a write runs, later marks cause exactly one more write after it', async () => {
-    const h = harness(5);
-    h.mutate();
-    await until(() => h.started.length === 1, 'first write');
-    for (let i = 0; i < 100; i++) h.mutate();
-    // Give the delay timer ample chance to fire while the first write is still running.
-    await new Promise((r) => setTimeout(r, 50));
-    expect(h.started.length).toBe(1); // never two writes at once
-    h.pending[0]!.resolve();
-    await until(() => h.started.length === 2, 'second write');
-    expect(h.started).toEqual([1, 101]);
-    h.pending[1]!.resolve();
-    await until(() => h.writer.writes === 2, 'second completion');
-    await new Promise((r) => setTimeout(r, 30));
-    expect(h.started.length).toBe(2); // and no third
+    // Fake timers: the delay timer certainly fires while the first write runs, however slow the machine.
+    vi.useFakeTimers();
+    try {
+      const h = harness(5);
+      h.mutate();
+      await vi.advanceTimersByTimeAsync(5);
+      expect(h.started.length).toBe(1);
+      for (let i = 0; i < 100; i++) h.mutate();
+      await vi.advanceTimersByTimeAsync(50); // ten times the delay
+      expect(h.started.length).toBe(1); // never two writes at once
+      h.pending[0]!.resolve();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(h.started).toEqual([1, 101]);
+      h.pending[1]!.resolve();
+      await vi.advanceTimersByTimeAsync(50);
+      expect(h.writer.writes).toBe(2);
+      expect(h.started.length).toBe(2); // and no third
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('flush waits for a write that covers every earlier mark, not the one in progress', async () => {

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLowdbStore, type LowdbStore, type LowdbStoreOptions } from '../../src/store/index.js';
+import { serializeInPieces } from '../../src/store/atomic-file.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dir: string;
 let path: string;
@@ -21,13 +23,7 @@ async function readJson(): Promise<{ entries: Record<string, { v: unknown }>; qu
   return JSON.parse(await readFile(path, 'utf8'));
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = (condition: () => boolean | Promise<boolean>, what: string): Promise<unknown> => waitFor(condition, what);
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lb-lowdb-'));
@@ -201,5 +197,22 @@ describe('openLowdbStore', () => {
     }, 'the retried write');
     await store.flush();
     expect(await store.health!()).toEqual({ ok: true, kind: 'lowdb' });
+  });
+});
+
+describe('serializeInPieces', () => {
+  it('joins to exactly JSON.stringify, in pieces of bounded size', () => {
+    const entries: Record<string, unknown> = Object.create(null);
+    for (let i = 0; i < 5_000; i++) entries[`k${i}`] = { v: { text: `value ${i} ${'é'.repeat(i % 50)}`, n: i, nested: [1, { a: null }] }, exp: i % 3 ? i : undefined };
+    const shapes: unknown[] = [
+      { version: 1, entries, queues: { q: [1, 2, { x: 'y' }] }, locks: {}, seen: { 'telegram/1': { m: [['1', 2, 3]], f: 7 } } },
+      { a: undefined, b: () => 1, c: 'ok', d: { e: undefined, f: [undefined, 1] } },
+      {},
+      { only: { deep: { deeper: { deepest: 'x' } } } },
+    ];
+    for (const shape of shapes) expect(serializeInPieces(shape).join('')).toBe(JSON.stringify(shape));
+    const pieces = serializeInPieces({ entries });
+    expect(pieces.length).toBeGreaterThan(3);
+    for (const p of pieces) expect(p.length).toBeLessThan(70 * 1024);
   });
 });

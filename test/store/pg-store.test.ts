@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreError, StoreUnavailableError, type StoreNotice } from '../../src/store/index.js';
+import { SEEN_SCOPE_TTL_MS, SEEN_WINDOW_MS, StoreError, StoreUnavailableError, type StoreNotice } from '../../src/store/index.js';
+import { LATEST_SCHEMA_VERSION } from '../../src/store/pg/pg-schema.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pg-store.js';
 import { freePort } from '../helpers/net.js';
 import { dropSchema, openTestPgStore, pgAdmin, pgUrl, uniqueSchema } from '../helpers/pg.js';
@@ -61,6 +62,47 @@ describe('PostgreSQL store: replicas racing', () => {
     expect(outcomes.filter(Boolean)).toHaveLength(30);
     const queued = (await Promise.all([0, 1, 2, 3, 4].map((q) => a.items<{ id: number }>(`inbox/${q}`)))).flat();
     expect(queued.map((item) => item.id).sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('markSeen: of two replicas racing for one message id exactly one claims it, with and without an order', async () => {
+    const [a, b] = await replicas();
+    const ids = Array.from({ length: 40 }, (_, i) => i);
+    // Several chats at once, so the per-scope row locks are contended from both pools.
+    const claims = ids.flatMap((i) =>
+      [a, b, b, a].map((store) => store.markSeen(`telegram/${i % 4}`, String(i), i % 2 ? { order: i } : undefined).then((won) => ({ i, won }))),
+    );
+    const results = await Promise.all(claims);
+    for (const i of ids) expect(results.filter((r) => r.i === i && r.won), `id ${i}`).toHaveLength(1);
+    for (const i of ids) expect(await b.isSeen(`telegram/${i % 4}`, String(i))).toBe(true);
+  });
+
+  it('markSeen in the accept batch: a message delivered to two replicas at once is queued once', async () => {
+    const [a, b] = await replicas();
+    const accept = (store: PgStore, id: number, by: string) =>
+      store.batch([
+        { op: 'markSeen', scope: `slack/C${id % 3}`, id: String(id), order: 1_712_345_678_000_000 + id },
+        { op: 'insert', key: `conv/C${id % 3}`, value: { by } },
+        { op: 'enqueue', queue: `inbox/C${id % 3}`, item: { id, by } },
+      ]);
+    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, id) => [accept(a, id, 'a'), accept(b, id, 'b'), accept(b, id, 'b2')]).flat());
+    expect(outcomes.filter(Boolean)).toHaveLength(30);
+    const queued = (await Promise.all([0, 1, 2].map((q) => a.items<{ id: number }>(`inbox/C${q}`)))).flat();
+    expect(queued.map((item) => item.id).sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('dedupe windows count from the latest opening by any replica, so every replica prunes alike', async () => {
+    let clock = 1_700_000_000_000;
+    const [a] = await replicas(1, { now: () => clock });
+    expect(await a.markSeen('matrix/!r:hs', '$before')).toBe(true);
+    clock += 10 * SEEN_WINDOW_MS; // a second replica starts long after the mark was made
+    const b = await openTestPgStore({ schema: schemas[0], now: () => clock });
+    opened.push(b);
+    // Replica a opened long ago, yet it must not forget what b's opening renewed.
+    expect(await a.markSeen('matrix/!r:hs', '$before')).toBe(false);
+    expect(await a.isSeen('matrix/!r:hs', '$before')).toBe(true);
+    clock += SEEN_WINDOW_MS;
+    expect(await a.isSeen('matrix/!r:hs', '$before')).toBe(false);
+    expect(await b.markSeen('matrix/!r:hs', '$before')).toBe(true);
   });
 
   it('locks: one owner at a time across replicas; renew by the owner, takeover only after release or expiry', async () => {
@@ -177,6 +219,33 @@ describe('PostgreSQL store: durability and values', () => {
   });
 });
 
+describe('PostgreSQL store: dedupe marks in the tables', () => {
+  it('the sweep forgets marks past their window (raising the floor) and drops stale scopes', async () => {
+    let clock = 1_700_000_000_000;
+    const [a] = await replicas(1, { now: () => clock });
+    const table = (name: string) => `${pg.escapeIdentifier(schemas[0]!)}.${name}`;
+    for (let id = 1; id <= 5; id++) await a.markSeen('telegram/1', String(id), { order: id });
+    await a.markSeen('matrix/!r:hs', '$e');
+    clock += SEEN_WINDOW_MS;
+    await a.markSeen('telegram/2', '1', { order: 1 }); // within its window: kept
+    expect(await a.sweep()).toBe(6);
+    const marks = await pgAdmin(`select scope, id from ${table('lb_seen_marks')} order by scope`);
+    expect(marks.rows).toEqual([{ scope: 'telegram/2', id: '1' }]);
+    const floors = await pgAdmin(`select scope, floor_order::int as f from ${table('lb_seen_scopes')} order by scope`);
+    expect(floors.rows).toEqual([
+      { scope: 'matrix/!r:hs', f: null },
+      { scope: 'telegram/1', f: 5 },
+      { scope: 'telegram/2', f: null },
+    ]);
+    expect(await a.isSeen('telegram/1', '3', { order: 3 })).toBe(true);
+    clock += SEEN_SCOPE_TTL_MS;
+    await a.sweep();
+    const left = await pgAdmin(`select scope from ${table('lb_seen_scopes')} order by scope`);
+    expect(left.rows).toEqual([]);
+    expect(await a.isSeen('telegram/1', '3', { order: 3 })).toBe(false);
+  });
+});
+
 describe('PostgreSQL store: schema migrations', () => {
   function migrator(schema: string) {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/store/fixtures/pg-migrate.ts'), pgUrl(), schema], {
@@ -198,9 +267,9 @@ describe('PostgreSQL store: schema migrations', () => {
     await waitFor(() => procs.every((p) => p.ready()), 'the migrators to connect', 30_000);
     for (const p of procs) p.child.stdin.write('go\n');
     const results = await Promise.all(procs.map((p) => p.exited));
-    for (const r of results) expect(r, r.err).toMatchObject({ code: 0, out: expect.stringContaining('migrated 1') });
+    for (const r of results) expect(r, r.err).toMatchObject({ code: 0, out: expect.stringContaining(`migrated ${LATEST_SCHEMA_VERSION}`) });
     const versions = await pgAdmin(`select version from ${pg.escapeIdentifier(schema)}.lb_schema_migrations order by version`);
-    expect(versions.rows).toEqual([{ version: 1 }]);
+    expect(versions.rows).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
   });
 
   it('opening an up-to-date schema changes nothing and keeps the data', async () => {
@@ -210,7 +279,25 @@ describe('PostgreSQL store: schema migrations', () => {
     opened.push(again);
     expect(await again.get('k')).toBe('v');
     const versions = await pgAdmin(`select count(*)::int as n from ${pg.escapeIdentifier(schemas[0]!)}.lb_schema_migrations`);
-    expect(versions.rows).toEqual([{ n: 1 }]);
+    expect(versions.rows).toEqual([{ n: LATEST_SCHEMA_VERSION }]);
+  });
+
+  it('a version-1 schema (before dedupe marks) is migrated on open, keeping its data', async () => {
+    const [a] = await replicas(1);
+    await a.set('k', 'v');
+    await a.enqueue('q', 1);
+    await a.close();
+    // Back to version 1: what a database migrated by the previous release holds.
+    const s = pg.escapeIdentifier(schemas[0]!);
+    for (const f of ['lb_mark_seen', 'lb_is_seen', 'lb_sweep_seen', 'lb_prune_seen']) await pgAdmin(`drop function ${s}.${f}`);
+    await pgAdmin(`drop table ${s}.lb_seen_marks, ${s}.lb_seen_scopes, ${s}.lb_opened`);
+    await pgAdmin(`delete from ${s}.lb_schema_migrations where version > 1`);
+    const again = await openTestPgStore({ schema: schemas[0] });
+    opened.push(again);
+    expect(again.schemaVersion).toBe(2);
+    expect([await again.get('k'), await again.items('q')]).toEqual(['v', [1]]);
+    expect(await again.markSeen('telegram/1', '1', { order: 1 })).toBe(true);
+    expect(await again.markSeen('telegram/1', '1', { order: 1 })).toBe(false);
   });
 
   it('without a schema option uses the first schema of the search_path the URL sets, creating it', async () => {

@@ -4,12 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryStore, MAX_NOTIFY_PAYLOAD_BYTES, openLowdbStore, StoreClosedError, type Store, type StoreNotice } from '../../src/store/index.js';
+import { createMemoryStore, MAX_NOTIFY_PAYLOAD_BYTES, openLowdbStore, SEEN_SCOPE_TTL_MS, SEEN_WINDOW_MS, StoreClosedError, type Store, type StoreNotice } from '../../src/store/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { dropSchema, openTestPgStore, uniqueSchema } from '../helpers/pg.js';
 
 interface Harness {
   open(now: () => number): Promise<Store>;
+  /** Closes `store` and opens the same state again (a restart); absent where state does not outlive a process. */
+  reopen?(store: Store, now: () => number): Promise<Store>;
   cleanup(): Promise<void>;
 }
 
@@ -24,6 +26,10 @@ function lowdbHarness(): Harness {
       dir = await mkdtemp(join(tmpdir(), 'lb-store-'));
       return openLowdbStore({ path: join(dir, 'state.json'), now, onWarning: () => {} });
     },
+    reopen: async (store, now) => {
+      await store.close();
+      return openLowdbStore({ path: join(dir!, 'state.json'), now, onWarning: () => {} });
+    },
     cleanup: async () => {
       if (dir) await rm(dir, { recursive: true, force: true });
     },
@@ -34,6 +40,11 @@ function postgresHarness(): Harness {
   const schema = uniqueSchema('sem');
   return {
     open: (now) => openTestPgStore({ schema, now }),
+    // A restart: a new store (new pool) on the same schema; the database keeps everything.
+    reopen: async (store, now) => {
+      await store.close();
+      return openTestPgStore({ schema, now });
+    },
     cleanup: () => dropSchema(schema),
   };
 }
@@ -419,6 +430,132 @@ describe.each([
     });
   });
 
+  describe('dedupe marks (markSeen / isSeen)', () => {
+    const MIN = 60_000;
+
+    it('marks once per scope: the first call wins, a redelivery is refused, other scopes are apart', async () => {
+      expect(await store.isSeen('telegram/1', '10')).toBe(false);
+      expect(await store.markSeen('telegram/1', '10')).toBe(true);
+      expect(await store.markSeen('telegram/1', '10')).toBe(false);
+      expect(await store.isSeen('telegram/1', '10')).toBe(true);
+      expect(await store.markSeen('telegram/2', '10')).toBe(true);
+      expect(await store.markSeen('slack/1', '10')).toBe(true);
+    });
+
+    it('concurrent deliveries of one message: exactly one claims it', async () => {
+      const wins = await Promise.all(Array.from({ length: 8 }, () => store.markSeen('s', 'same', { order: 5 })));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('Telegram-shaped (order = message_id): old marks are forgotten but redeliveries still refused by the floor', async () => {
+      for (let id = 1; id <= 50; id++) {
+        expect(await store.markSeen('telegram/-100', String(id), { order: id })).toBe(true);
+        clock += MIN;
+      }
+      clock += SEEN_WINDOW_MS;
+      // A 24 h offset replay: every one of them is still a duplicate, though their marks are gone.
+      for (let id = 1; id <= 50; id++) expect(await store.markSeen('telegram/-100', String(id), { order: id })).toBe(false);
+      expect(await store.markSeen('telegram/-100', '51', { order: 51 })).toBe(true);
+      expect(await store.isSeen('telegram/-100', '52', { order: 52 })).toBe(false);
+    });
+
+    it('Slack-shaped (order = ts in µs): a retry whose original was never seen is processed, out of order; an app_mention and its message share one ts', async () => {
+      const ts = (s: string) => Number(s.replace('.', ''));
+      expect(await store.markSeen('slack/C1', '1712345678.000300', { order: ts('1712345678.000300') })).toBe(true);
+      clock += 3 * MIN;
+      // An earlier message's retry arrives after a later one was taken (its first delivery was lost).
+      expect(await store.markSeen('slack/C1', '1712345678.000100', { order: ts('1712345678.000100') })).toBe(true);
+      expect(await store.markSeen('slack/C1', '1712345678.000100', { order: ts('1712345678.000100') })).toBe(false);
+      expect(await store.markSeen('slack/C1', '1712345678.000300', { order: ts('1712345678.000300') })).toBe(false); // the message after its app_mention
+      clock += 5 * MIN; // Slack's last retry
+      expect(await store.markSeen('slack/C1', '1712345678.000300', { order: ts('1712345678.000300') })).toBe(false);
+    });
+
+    it('Matrix-shaped (opaque ids, no order): refused within the window, forgotten after it', async () => {
+      expect(await store.markSeen('matrix/!room:hs', '$ev1')).toBe(true);
+      clock += 2 * MIN; // a cached /sync replayed
+      expect(await store.markSeen('matrix/!room:hs', '$ev1')).toBe(false);
+      clock += SEEN_WINDOW_MS;
+      await store.markSeen('matrix/!room:hs', '$ev2'); // prunes this scope
+      expect(await store.isSeen('matrix/!room:hs', '$ev1')).toBe(false);
+      expect(await store.isSeen('matrix/!room:hs', '$ev2')).toBe(true);
+    });
+
+    it('a floor is kept for the scope TTL after its last mark, then the scope is dropped', async () => {
+      await store.markSeen('telegram/9', '7', { order: 7 });
+      clock += SEEN_WINDOW_MS;
+      await store.markSeen('telegram/other', 'x'); // a mutation lets the sweep run on the store's clock
+      expect(await store.isSeen('telegram/9', '7', { order: 7 })).toBe(true);
+      clock += SEEN_SCOPE_TTL_MS;
+      await store.markSeen('telegram/other', 'y');
+      expect(await store.isSeen('telegram/9', '7', { order: 7 })).toBe(false);
+    });
+
+    it('a restart renews the window: a redelivery right after a long downtime is still refused', async (ctx) => {
+      if (!harness.reopen) return ctx.skip(); // the memory store does not outlive a process
+      expect(await store.markSeen('matrix/!r:hs', '$before-crash')).toBe(true);
+      await store.flush();
+      clock += 10 * SEEN_WINDOW_MS; // down for five hours
+      store = await harness.reopen(store, () => clock);
+      await store.markSeen('matrix/!r:hs', '$after');
+      expect(await store.markSeen('matrix/!r:hs', '$before-crash')).toBe(false);
+      clock += SEEN_WINDOW_MS;
+      await store.markSeen('matrix/!r:hs', '$later');
+      expect(await store.isSeen('matrix/!r:hs', '$before-crash')).toBe(false);
+    });
+
+    it('rejects an order that is not a safe integer', async () => {
+      await expect(store.markSeen('s', 'a', { order: 1.5 })).rejects.toThrow(RangeError);
+      await expect(store.markSeen('s', 'a', { order: Number.MAX_SAFE_INTEGER + 2 })).rejects.toThrow(RangeError);
+      await expect(store.batch([{ op: 'enqueue', queue: 'q', item: 1 }, { op: 'markSeen', scope: 's', id: 'a', order: 2.5 }])).rejects.toThrow(/batch\[1\]\.order/);
+      expect(await store.isSeen('s', 'a')).toBe(false);
+      expect(await store.items('q')).toEqual([]);
+    });
+
+    describe('as a batch step (the durable accept)', () => {
+      const accept = (id: string, n: number, order?: number) =>
+        store.batch([
+          { op: 'markSeen', scope: 'telegram/5', id, order },
+          { op: 'insert', key: 'conv/telegram/5', value: { loop: 'L' } },
+          { op: 'enqueue', queue: 'inbox/telegram/5', item: { n } },
+        ]);
+
+      it('commits the mark with the queued message; a redelivery fails the whole batch', async () => {
+        expect(await accept('10', 1, 10)).toBe(true);
+        expect(await store.isSeen('telegram/5', '10', { order: 10 })).toBe(true);
+        expect(await accept('10', 2, 10)).toBe(false);
+        expect(await store.items('inbox/telegram/5')).toEqual([{ n: 1 }]);
+        // The step answers as markSeen does: below the floor once the mark is forgotten.
+        clock += SEEN_WINDOW_MS;
+        expect(await accept('10', 3, 10)).toBe(false);
+        expect(await accept('9', 4, 9)).toBe(false);
+        expect(await accept('11', 5, 11)).toBe(true);
+        expect(await store.items('inbox/telegram/5')).toEqual([{ n: 1 }, { n: 5 }]);
+      });
+
+      it('a later guard that fails takes the mark back with everything else', async () => {
+        await store.set('taken', 1);
+        expect(await store.batch([{ op: 'markSeen', scope: 's', id: 'm' }, { op: 'enqueue', queue: 'q', item: 1 }, { op: 'setIfAbsent', key: 'taken', value: 2 }])).toBe(false);
+        expect(await store.isSeen('s', 'm')).toBe(false);
+        expect(await store.items('q')).toEqual([]);
+        expect(await store.markSeen('s', 'm')).toBe(true);
+      });
+
+      it('sees earlier steps of its batch: the same id twice fails', async () => {
+        expect(await store.batch([{ op: 'markSeen', scope: 's', id: 'm' }, { op: 'markSeen', scope: 's', id: 'm' }])).toBe(false);
+        expect(await store.isSeen('s', 'm')).toBe(false);
+        expect(await store.batch([{ op: 'markSeen', scope: 's', id: 'm' }, { op: 'markSeen', scope: 's', id: 'n' }])).toBe(true);
+        expect([await store.isSeen('s', 'm'), await store.isSeen('s', 'n')]).toEqual([true, true]);
+      });
+
+      it('concurrent deliveries of one message: exactly one is queued', async () => {
+        const outcomes = await Promise.all(Array.from({ length: 6 }, (_, n) => accept('42', n, 42)));
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+        expect(await store.items('inbox/telegram/5')).toHaveLength(1);
+      });
+    });
+  });
+
   describe('lifecycle', () => {
     it('flush resolves, and every call after close throws a clear error', async () => {
       await store.set('a', 1);
@@ -429,6 +566,7 @@ describe.each([
       await expect(store.set('a', 2)).rejects.toThrow(/closed/);
       await expect(store.enqueue('q', 1)).rejects.toThrow(StoreClosedError);
       await expect(store.acquireLock('l', 'o', 1)).rejects.toThrow(StoreClosedError);
+      await expect(store.markSeen('s', 'a')).rejects.toThrow(StoreClosedError);
       await expect(store.flush()).rejects.toThrow(StoreClosedError);
     });
   });

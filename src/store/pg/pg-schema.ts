@@ -16,6 +16,17 @@ export interface PgNames {
   migrations: string;
   /** The database clock in epoch ms (a SQL function). */
   nowMs: string;
+  /** Dedupe scopes (one row per chat: its floor, and the lock `markSeen` takes). */
+  seenScopes: string;
+  /** Dedupe marks within their window. */
+  seenMarks: string;
+  /** One row: when a replica last opened the store (dedupe windows count from it). */
+  opened: string;
+  /** SQL functions behind `markSeen`, `isSeen` and the sweep of dedupe marks. */
+  markSeen: string;
+  isSeen: string;
+  pruneSeen: string;
+  sweepSeen: string;
 }
 
 /** Names inside `schema` (unquoted, e.g. `public`). */
@@ -28,6 +39,13 @@ export function pgNames(schema: string): PgNames {
     locks: `${s}.lb_locks`,
     migrations: `${s}.lb_schema_migrations`,
     nowMs: `${s}.lb_now_ms`,
+    seenScopes: `${s}.lb_seen_scopes`,
+    seenMarks: `${s}.lb_seen_marks`,
+    opened: `${s}.lb_opened`,
+    markSeen: `${s}.lb_mark_seen`,
+    isSeen: `${s}.lb_is_seen`,
+    pruneSeen: `${s}.lb_prune_seen`,
+    sweepSeen: `${s}.lb_sweep_seen`,
   };
 }
 
@@ -68,7 +86,147 @@ const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 2,
+    name: 'dedupe marks',
+    statements: (n) => seenStatements(n),
+  },
 ];
+
+/**
+ * Dedupe marks (the `Store.markSeen` contract; the embedded stores do the same in seen-marks.ts). The
+ * window and the scope TTL are parameters, so the constants live in TypeScript only. Why functions:
+ * a mark is "lock the chat's scope row, forget what left the window, check, insert" — one round trip,
+ * atomic across replicas (the row lock serialises markSeen per chat), and the same call inside a batch.
+ *
+ * "Opened": `lb_opened` holds the latest time any replica opened the store. Windows count from it, so
+ * pruning gives the same answer whichever replica prunes, and a restart of any replica renews every
+ * window (never shorter than each replica's own opening would give).
+ *
+ * A scope whose floor is past the scope TTL with no marks left counts as gone even before the sweep
+ * deletes it (isSeen and markSeen read it so), so no answer depends on when the sweep last ran.
+ */
+function seenStatements(n: PgNames): string[] {
+  return [
+    `create table ${n.seenScopes} (
+       scope text collate "C" primary key,
+       floor_order bigint,
+       floor_at bigint
+     )`,
+    `create table ${n.seenMarks} (
+       scope text collate "C" not null,
+       id text collate "C" not null,
+       made_at bigint not null,
+       ord bigint,
+       primary key (scope, id)
+     )`,
+    `create index lb_seen_marks_made_at on ${n.seenMarks} (made_at)`,
+    `create table ${n.opened} (
+       singleton boolean primary key default true check (singleton),
+       opened_at bigint not null
+     )`,
+    // Forgets the scope's marks past their window, raising its floor; the caller holds the scope row.
+    `create function ${n.pruneSeen}(p_scope text, p_now bigint, p_opened bigint, p_window bigint) returns integer
+       language plpgsql volatile as $$
+     declare
+       v_floor bigint;
+       v_at bigint;
+       v_count integer;
+     begin
+       with gone as (
+         delete from ${n.seenMarks} where scope = p_scope and greatest(made_at, p_opened) + p_window <= p_now
+         returning made_at, ord
+       )
+       select max(ord), max(made_at), count(*) into v_floor, v_at, v_count from gone;
+       if v_count > 0 then
+         update ${n.seenScopes}
+            set floor_order = greatest(floor_order, v_floor), floor_at = greatest(floor_at, v_at)
+          where scope = p_scope;
+       end if;
+       return v_count;
+     end $$`,
+    `create function ${n.markSeen}(p_scope text, p_id text, p_order bigint, p_now bigint, p_window bigint, p_scope_ttl bigint)
+       returns boolean language plpgsql volatile as $$
+     declare
+       v_now bigint := coalesce(p_now, ${n.nowMs}());
+       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);
+       v_floor bigint;
+       v_floor_at bigint;
+     begin
+       -- The scope row is the lock: one markSeen per chat at a time, across replicas. A concurrent
+       -- creator makes the insert wait for its commit; a sweep may delete a stale row meanwhile: retry.
+       loop
+         perform 1 from ${n.seenScopes} where scope = p_scope for update;
+         exit when found;
+         insert into ${n.seenScopes} (scope) values (p_scope) on conflict (scope) do nothing;
+       end loop;
+       perform ${n.pruneSeen}(p_scope, v_now, v_opened, p_window);
+       select floor_order, floor_at into v_floor, v_floor_at from ${n.seenScopes} where scope = p_scope;
+       if v_floor is not null and greatest(v_floor_at, v_opened) + p_scope_ttl <= v_now
+          and not exists (select 1 from ${n.seenMarks} where scope = p_scope) then
+         -- Stale: what the sweep would have deleted.
+         update ${n.seenScopes} set floor_order = null, floor_at = null where scope = p_scope;
+         v_floor := null;
+       end if;
+       if p_order <= v_floor then return false; end if;
+       if exists (select 1 from ${n.seenMarks} where scope = p_scope and id = p_id) then return false; end if;
+       insert into ${n.seenMarks} (scope, id, made_at, ord) values (p_scope, p_id, v_now, p_order);
+       return true;
+     end $$`,
+    // What markSeen would answer (negated), computed without writing: marks past their window count
+    // as forgotten (their order in the floor), a stale floor as gone.
+    `create function ${n.isSeen}(p_scope text, p_id text, p_order bigint, p_now bigint, p_window bigint, p_scope_ttl bigint)
+       returns boolean language plpgsql volatile as $$
+     declare
+       v_now bigint := coalesce(p_now, ${n.nowMs}());
+       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);
+       v_live integer;
+       v_id_live boolean;
+       v_floor bigint;
+       v_floor_at bigint;
+     begin
+       select count(*) filter (where greatest(made_at, v_opened) + p_window > v_now),
+              coalesce(bool_or(id = p_id and greatest(made_at, v_opened) + p_window > v_now), false),
+              max(ord) filter (where greatest(made_at, v_opened) + p_window <= v_now),
+              max(made_at) filter (where greatest(made_at, v_opened) + p_window <= v_now)
+         into v_live, v_id_live, v_floor, v_floor_at
+         from ${n.seenMarks} where scope = p_scope;
+       if v_id_live then return true; end if;
+       v_floor := greatest(v_floor, (select floor_order from ${n.seenScopes} where scope = p_scope));
+       v_floor_at := greatest(v_floor_at, (select floor_at from ${n.seenScopes} where scope = p_scope));
+       if v_live = 0 and greatest(v_floor_at, v_opened) + p_scope_ttl <= v_now then return false; end if;
+       return coalesce(p_order <= v_floor, false);
+     end $$`,
+    // Prunes every scope with marks past their window and deletes stale scopes; a scope a markSeen
+    // holds is skipped (that call prunes it). Returns how many marks and scopes went.
+    `create function ${n.sweepSeen}(p_now bigint, p_window bigint, p_scope_ttl bigint) returns bigint
+       language plpgsql volatile as $$
+     declare
+       v_now bigint := coalesce(p_now, ${n.nowMs}());
+       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);
+       v_scope text;
+       v_removed bigint := 0;
+     begin
+       for v_scope in
+         select distinct scope from ${n.seenMarks} where greatest(made_at, v_opened) + p_window <= v_now
+       loop
+         perform 1 from ${n.seenScopes} where scope = v_scope for update skip locked;
+         if found then v_removed := v_removed + ${n.pruneSeen}(v_scope, v_now, v_opened, p_window); end if;
+       end loop;
+       for v_scope in
+         select scope from ${n.seenScopes} where greatest(floor_at, v_opened) + p_scope_ttl <= v_now
+       loop
+         perform 1 from ${n.seenScopes} where scope = v_scope for update skip locked;
+         -- Re-checked under the lock with a fresh snapshot: a markSeen that committed meanwhile keeps it.
+         if found and not exists (select 1 from ${n.seenMarks} where scope = v_scope) then
+           delete from ${n.seenScopes} where scope = v_scope;
+           v_removed := v_removed + 1;
+         end if;
+       end loop;
+       return v_removed;
+     end $$`,
+  ];
+}
 
 /** The newest schema version this build knows. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

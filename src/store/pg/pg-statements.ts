@@ -7,6 +7,7 @@
 // when a lease expires).
 
 import type pg from 'pg';
+import { SEEN_SCOPE_TTL_MS, SEEN_WINDOW_MS } from '../seen-marks.js';
 import type { PreparedOp } from '../values.js';
 import type { PgNames } from './pg-schema.js';
 
@@ -141,12 +142,46 @@ export class PgStatements {
     return r.rowCount === 1;
   }
 
+  /** `Store.markSeen`: one call of the SQL function (see pg-schema.ts); inside a batch its lock lasts to commit. */
+  async markSeen(db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
+    const r = await db.query<{ ok: boolean }>(`select ${this.#n.markSeen}($1, $2, $3, $4, $5, $6) as ok`, [
+      scope,
+      id,
+      order ?? null,
+      now,
+      SEEN_WINDOW_MS,
+      SEEN_SCOPE_TTL_MS,
+    ]);
+    return r.rows[0]?.ok === true;
+  }
+
+  async isSeen(db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
+    const r = await db.query<{ seen: boolean }>(`select ${this.#n.isSeen}($1, $2, $3, $4, $5, $6) as seen`, [
+      scope,
+      id,
+      order ?? null,
+      now,
+      SEEN_WINDOW_MS,
+      SEEN_SCOPE_TTL_MS,
+    ]);
+    return r.rows[0]?.seen === true;
+  }
+
+  /** Records that this process opened the store now: dedupe windows count from the latest opening. */
+  async markOpened(db: Queryable, now: Now): Promise<void> {
+    await db.query(
+      `insert into ${this.#n.opened} as o (singleton, opened_at) values (true, ${this.#now(1)})
+       on conflict (singleton) do update set opened_at = greatest(o.opened_at, excluded.opened_at)`,
+      [now],
+    );
+  }
+
   /** NOTIFY is transactional: inside a batch it is sent at commit, and not at all on rollback. */
   async notify(db: Queryable, channel: string, payload: string): Promise<void> {
     await db.query('select pg_notify($1, $2)', [channel, payload]);
   }
 
-  /** Deletes expired entries and locks; returns how many. */
+  /** Deletes expired entries and locks, forgets dedupe marks past their window; returns how many. */
   async sweep(db: Queryable, now: Now): Promise<number> {
     const r = await db.query<{ n: string }>(
       `with a as (delete from ${this.#n.entries} where expires_at <= ${this.#now(1)} returning 1),
@@ -154,7 +189,9 @@ export class PgStatements {
        select (select count(*) from a) + (select count(*) from b) as n`,
       [now],
     );
-    return Number(r.rows[0]?.n ?? 0);
+    // Its own statement: the function locks scope rows one by one, apart from the deletes above.
+    const seen = await db.query<{ n: string }>(`select ${this.#n.sweepSeen}($1, $2, $3) as n`, [now, SEEN_WINDOW_MS, SEEN_SCOPE_TTL_MS]);
+    return Number(r.rows[0]?.n ?? 0) + Number(seen.rows[0]?.n ?? 0);
   }
 
   /** One step of a batch; false when a guard fails (the caller rolls back). */
@@ -179,6 +216,8 @@ export class PgStatements {
         return true;
       case 'requireLock':
         return this.holdsLock(db, op.name, op.owner, now);
+      case 'markSeen':
+        return this.markSeen(db, op.scope, op.id, op.order, now);
       case 'notify':
         await this.notify(db, op.channel, op.payload);
         return true;

@@ -1,11 +1,11 @@
-// The PostgreSQL store: the `Store` seam over three tables (see pg-schema.ts), for several replicas
+// The PostgreSQL store: the `Store` seam over its tables (see pg-schema.ts), for several replicas
 // sharing state. Every call is its own committed statement; `batch` is one transaction. Locks and TTLs
 // run on the database clock. Notifications are LISTEN/NOTIFY.
 
 import pg from 'pg';
 import { StoreClosedError, StoreError } from '../errors.js';
-import type { SetOptions, Store, StoreHealth, StoreNotice, StoreOp, Unsubscribe } from '../store.js';
-import { checkChannel, checkName, checkPayload, checkTtl, prepareBatch, toJson } from '../values.js';
+import type { SeenOptions, SetOptions, Store, StoreHealth, StoreNotice, StoreOp, Unsubscribe } from '../store.js';
+import { checkChannel, checkName, checkOrder, checkPayload, checkTtl, prepareBatch, toJson } from '../values.js';
 import { describeTarget, toStoreError } from './pg-errors.js';
 import { PgListener } from './pg-listener.js';
 import { defaultSchema, LATEST_SCHEMA_VERSION, migrate, pgNames } from './pg-schema.js';
@@ -44,7 +44,7 @@ export interface PgStore extends Store {
   notify(channel: string, payload?: string): Promise<void>;
   subscribe(channel: string, listener: (notice: StoreNotice) => void): Promise<Unsubscribe>;
   health(): Promise<StoreHealth>;
-  /** Deletes expired entries and locks now; returns how many. Runs on the sweep timer too. */
+  /** Deletes expired entries and locks, forgets dedupe marks past their window; returns how many. Runs on the sweep timer too. */
   sweep(): Promise<number>;
   /** The schema version after the migration at open. */
   readonly schemaVersion: number;
@@ -181,6 +181,22 @@ class PostgresStore implements PgStore {
     return this.#call('queues', (db) => this.#sql.queues(db, prefix));
   }
 
+  async markSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    this.#open();
+    checkName(scope, 'scope');
+    checkName(id, 'id');
+    const order = checkOrder(options);
+    return this.#call('markSeen', (db, now) => this.#sql.markSeen(db, scope, id, order, now));
+  }
+
+  async isSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    this.#open();
+    checkName(scope, 'scope');
+    checkName(id, 'id');
+    const order = checkOrder(options);
+    return this.#call('isSeen', (db, now) => this.#sql.isSeen(db, scope, id, order, now));
+  }
+
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#open();
     checkName(name, 'lock name');
@@ -199,7 +215,7 @@ class PostgresStore implements PgStore {
     this.#open();
     const prepared = prepareBatch(ops);
     prepared.forEach((op, i) => {
-      for (const field of ['key', 'queue', 'name', 'owner', 'payload'] as const) {
+      for (const field of ['key', 'queue', 'name', 'owner', 'payload', 'scope', 'id'] as const) {
         if (field in op) checkName((op as Record<string, string>)[field]!, `batch[${i}].${field}`);
       }
     });
@@ -319,6 +335,8 @@ export async function openPgStore(options: PgStoreOptions): Promise<PgStore> {
     try {
       schema ??= await defaultSchema(conn);
       await migrate(conn, schema);
+      // Dedupe windows count from the latest opening by any replica (see `Store.markSeen`).
+      await new PgStatements(pgNames(schema)).markOpened(conn, options.now ? options.now() : null);
     } catch (error) {
       failure = error instanceof Error ? error : new Error(String(error));
       throw error;

@@ -1,6 +1,6 @@
 // Slack events → InboundEvents: gating facts, conversation keys, subtypes, presses.
 import { describe, expect, it } from 'vitest';
-import { parseBlockActions, parseMessageEvent, slackToPlain } from '../../../adapters/slack/parse.js';
+import { parseBlockActions, parseMessageEvent, slackToPlain, slackTsOrder } from '../../../adapters/slack/parse.js';
 
 const self = { userId: 'UBOT', botId: 'BBOT' };
 const follow = (known: string[] = []) => ({ threadFollow: true, botInThread: (c: string, t: string) => known.includes(`${c}/${t}`) });
@@ -52,6 +52,30 @@ describe('parseMessageEvent', () => {
       { mimeType: 'image/png', filename: 'a.png', size: 10, ref: 'https://files.slack.com/a.png' },
       { mimeType: 'application/x-slack-unavailable', filename: 'gone', ref: '' },
     ]);
+  });
+
+  it('orders a message by its ts in integer microseconds, shared by an app_mention and its twin', async () => {
+    const m = await parseMessageEvent(ev({ ts: '1712345678.123456', text: '<@UBOT> x' }), self, follow());
+    expect(m).toMatchObject({ messageId: '1712345678.123456', order: 1712345678123456 });
+    const twin = await parseMessageEvent(ev({ type: 'app_mention', channel_type: undefined, ts: '1712345678.123456', text: '<@UBOT> x' }), self, follow());
+    expect(twin?.order).toBe(1712345678123456);
+    // A thread reply is ordered in its channel's sequence, like every other message there.
+    const reply = await parseMessageEvent(ev({ ts: '1712345679.000001', thread_ts: '1712345678.123456', parent_user_id: 'UBOT' }), self, follow());
+    expect(reply?.order).toBe(1712345679000001);
+  });
+
+  it('reads the ts as two integers: neighbouring ts stay distinct and in order; junk and unsafe values have none', () => {
+    const ts = ['1712345678.000001', '1712345678.000002', '1712345678.999999', '1712345679.000000'];
+    const orders = ts.map(slackTsOrder);
+    expect(orders).toEqual([1712345678000001, 1712345678000002, 1712345678999999, 1712345679000000]);
+    expect(orders.every((o) => Number.isSafeInteger(o))).toBe(true);
+    for (const bad of ['', 'abc', '1712345678', '1712345678.', '1712345678.1234567', '-1.5', '9999999999.999999']) expect(slackTsOrder(bad), bad).toBeUndefined();
+  });
+
+  it('a message whose ts is not shaped like one has no order (the store keeps its mark for the window)', async () => {
+    const m = await parseMessageEvent(ev({ ts: 'x.y' }), self, follow());
+    expect(m?.messageId).toBe('x.y');
+    expect(m).not.toHaveProperty('order');
   });
 
   it('turns Slack markup into text a loop can read', () => {

@@ -24,6 +24,12 @@ export interface FakeTelegramOptions {
    * Lets a test advance time for rate limits without sleeping. Long-poll and webhook timers stay real.
    */
   clock?: () => number;
+  /**
+   * Network jitter before arrival, ms: each request waits a random 0…N ms before it arrives (its
+   * `CallRecord.at`, the flood limits and its handling all happen then), so requests sent at an even pace
+   * arrive unevenly and maybe out of order, as over a real network. Default 0.
+   */
+  networkJitterMs?: number;
 }
 
 export interface FakeUser {
