@@ -334,7 +334,7 @@ async function main() {
   const md = [
     `Run ${date} on ${machineLine()}.`,
     '',
-    'Command: `npm run bench:core` (`node --import tsx bench/core.bench.ts`).',
+    `Command: \`${process.env.BENCH_CORE_SIZES ? `BENCH_CORE_SIZES=${process.env.BENCH_CORE_SIZES} ` : ''}npm run bench:core\` (\`node --import tsx bench/core.bench.ts\`).`,
     '',
     '**Setup.** The real core: `Bridge` + `RecordingAdapter` (test/helpers, 0 ms latency, platform budget ' +
       `${fmt(GLOBAL_PER_S)} calls/s and no per-chat interval, so the platform is not the bottleneck) + a lowdb store ` +

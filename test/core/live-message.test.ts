@@ -317,8 +317,25 @@ describe('LiveMessage', () => {
     const done = live.finish(msgs('all of it'));
     await waitFor(() => adapter.chat('c1')[0]?.text === 'all of it', 'the final text shown');
     ac.abort(); // SIGTERM lands while the delivered refs are being persisted
-    release();
+    // Settled by the shutdown itself, whether or not the recording ever completes.
     await expect(done).resolves.toBeUndefined();
+    release();
   });
 
+  it('after shutdown, a finish() already shown resolves with no call, one not shown rejects (no finalized hook)', async () => {
+    // Without the hook, showing the final text is all a final delivery does (with it, the platform must be told).
+    const adapter = Object.assign(new RecordingAdapter(), { finalized: undefined });
+    const scheduler = new RateScheduler(adapter.capabilities.rate, { retryBaseMs: 5 });
+    open.push(scheduler);
+    const ac = new AbortController();
+    const make = () => new LiveMessage({ adapter, scheduler, conversation: conv, target: { chatKey: 'test:c1', isGroup: false }, editIntervalMs: 40, signal: ac.signal });
+    const shown = make();
+    shown.update(msgs('the whole answer'));
+    await waitFor(() => adapter.chat('c1')[0]?.text === 'the whole answer', 'the text shown');
+    ac.abort();
+    const calls = adapter.calls.length;
+    await expect(shown.finish(msgs('the whole answer'))).resolves.toBeUndefined();
+    await expect(make().finish(msgs('never shown'))).rejects.toBeInstanceOf(LiveMessageAbortedError);
+    expect(adapter.calls.length).toBe(calls);
+  });
 });

@@ -93,6 +93,9 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** Arguments of `lb_mark_seen` and `lb_is_seen`: the call's, then the window and scope TTL (ms). */
+const SEEN_ARGS = 'p_scope text, p_id text, p_order bigint, p_now bigint, p_window bigint, p_scope_ttl bigint';
+
 /**
  * Dedupe marks (the `Store.markSeen` contract; the embedded stores do the same in seen-marks.ts). The
  * window and the scope TTL are parameters, so the constants live in TypeScript only. Why functions:
@@ -107,6 +110,9 @@ const MIGRATIONS: readonly Migration[] = [
  * deletes it (isSeen and markSeen read it so), so no answer depends on when the sweep last ran.
  */
 function seenStatements(n: PgNames): string[] {
+  // The clock (the test clock, else the database's) and the latest opening, as every function reads them.
+  const clock = `v_now bigint := coalesce(p_now, ${n.nowMs}());
+       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);`;
   return [
     `create table ${n.seenScopes} (
        scope text collate "C" primary key,
@@ -145,11 +151,10 @@ function seenStatements(n: PgNames): string[] {
        end if;
        return v_count;
      end $$`,
-    `create function ${n.markSeen}(p_scope text, p_id text, p_order bigint, p_now bigint, p_window bigint, p_scope_ttl bigint)
+    `create function ${n.markSeen}(${SEEN_ARGS})
        returns boolean language plpgsql volatile as $$
      declare
-       v_now bigint := coalesce(p_now, ${n.nowMs}());
-       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);
+       ${clock}
        v_floor bigint;
        v_floor_at bigint;
      begin
@@ -175,11 +180,10 @@ function seenStatements(n: PgNames): string[] {
      end $$`,
     // What markSeen would answer (negated), computed without writing: marks past their window count
     // as forgotten (their order in the floor), a stale floor as gone.
-    `create function ${n.isSeen}(p_scope text, p_id text, p_order bigint, p_now bigint, p_window bigint, p_scope_ttl bigint)
+    `create function ${n.isSeen}(${SEEN_ARGS})
        returns boolean language plpgsql volatile as $$
      declare
-       v_now bigint := coalesce(p_now, ${n.nowMs}());
-       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);
+       ${clock}
        v_live integer;
        v_id_live boolean;
        v_floor bigint;
@@ -202,8 +206,7 @@ function seenStatements(n: PgNames): string[] {
     `create function ${n.sweepSeen}(p_now bigint, p_window bigint, p_scope_ttl bigint) returns bigint
        language plpgsql volatile as $$
      declare
-       v_now bigint := coalesce(p_now, ${n.nowMs}());
-       v_opened bigint := coalesce((select opened_at from ${n.opened}), 0);
+       ${clock}
        v_scope text;
        v_removed bigint := 0;
      begin

@@ -143,28 +143,18 @@ export class PgStatements {
   }
 
   /** `Store.markSeen`: one call of the SQL function (see pg-schema.ts); inside a batch its lock lasts to commit. */
-  async markSeen(db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
-    const r = await db.query<{ ok: boolean }>(`select ${this.#n.markSeen}($1, $2, $3, $4, $5, $6) as ok`, [
-      scope,
-      id,
-      order ?? null,
-      now,
-      SEEN_WINDOW_MS,
-      SEEN_SCOPE_TTL_MS,
-    ]);
-    return r.rows[0]?.ok === true;
+  markSeen(db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
+    return this.#seen(this.#n.markSeen, db, scope, id, order, now);
   }
 
-  async isSeen(db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
-    const r = await db.query<{ seen: boolean }>(`select ${this.#n.isSeen}($1, $2, $3, $4, $5, $6) as seen`, [
-      scope,
-      id,
-      order ?? null,
-      now,
-      SEEN_WINDOW_MS,
-      SEEN_SCOPE_TTL_MS,
-    ]);
-    return r.rows[0]?.seen === true;
+  /** `Store.isSeen`: what markSeen would answer (negated), written nowhere. */
+  isSeen(db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
+    return this.#seen(this.#n.isSeen, db, scope, id, order, now);
+  }
+
+  async #seen(fn: string, db: Queryable, scope: string, id: string, order: number | undefined, now: Now): Promise<boolean> {
+    const r = await db.query<{ yes: boolean }>(`select ${fn}($1, $2, $3, $4, $5, $6) as yes`, [scope, id, order ?? null, now, SEEN_WINDOW_MS, SEEN_SCOPE_TTL_MS]);
+    return r.rows[0]?.yes === true;
   }
 
   /** Records that this process opened the store now: dedupe windows count from the latest opening. */

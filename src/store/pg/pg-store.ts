@@ -181,20 +181,20 @@ class PostgresStore implements PgStore {
     return this.#call('queues', (db) => this.#sql.queues(db, prefix));
   }
 
-  async markSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
-    this.#open();
-    checkName(scope, 'scope');
-    checkName(id, 'id');
-    const order = checkOrder(options);
-    return this.#call('markSeen', (db, now) => this.#sql.markSeen(db, scope, id, order, now));
+  markSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    return this.#seen('markSeen', scope, id, options);
   }
 
-  async isSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+  isSeen(scope: string, id: string, options?: SeenOptions): Promise<boolean> {
+    return this.#seen('isSeen', scope, id, options);
+  }
+
+  async #seen(what: 'markSeen' | 'isSeen', scope: string, id: string, options: SeenOptions | undefined): Promise<boolean> {
     this.#open();
     checkName(scope, 'scope');
     checkName(id, 'id');
     const order = checkOrder(options);
-    return this.#call('isSeen', (db, now) => this.#sql.isSeen(db, scope, id, order, now));
+    return this.#call(what, (db, now) => this.#sql[what](db, scope, id, order, now));
   }
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
