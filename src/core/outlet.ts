@@ -36,7 +36,11 @@ export class Outlet {
   answerPress(press: InboundPress, notice: string | undefined): Promise<void> {
     const answer = this.adapter.answerPress;
     if (!answer) return Promise.resolve();
-    return this.scheduler.schedule(this.target(press.conversation), Priority.Send, () => answer.call(this.adapter, press, notice, this.signal), 'press').promise;
+    // A press answer goes to the presser (Telegram's callback answer, Slack's ephemeral notice), not into the
+    // chat: it counts against the bot's budget but not the chat's pace, so a press in a busy group is
+    // answered at once instead of waiting behind the group's 3 s interval.
+    const target: SchedulerTarget = { chatKey: `press:${press.conversation.platform}:${press.pressId}`, isGroup: false };
+    return this.scheduler.schedule(target, Priority.Send, () => answer.call(this.adapter, press, notice, this.signal), 'press').promise;
   }
 
   typing(conversation: ConversationRef): void {
