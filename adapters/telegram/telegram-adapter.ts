@@ -95,6 +95,9 @@ export class TelegramAdapter implements ChatAdapter {
     return this.transport instanceof WebhookTransport ? this.transport.address() : undefined;
   }
 
+  /** Removes the shutdown listener start() hung on its signal. */
+  private detach: (() => void) | undefined;
+
   async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
     let me;
     try {
@@ -119,12 +122,17 @@ export class TelegramAdapter implements ChatAdapter {
         : new PollingTransport({ api: this.api, token: this.token, timeoutSec: this.options.pollTimeoutSec, log: this.log, handle });
     await transport.start(signal);
     this.transport = transport;
-    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    // Removed again on stop(): a long-lived signal must not collect one listener per start.
+    const onAbort = () => void this.stop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.detach = () => signal.removeEventListener('abort', onAbort);
     this.log.info({ bot: me.username, mode: this.options.mode ?? 'polling' }, 'telegram: started');
     return { id: String(me.id), username: me.username, displayName: me.first_name };
   }
 
   async stop(): Promise<void> {
+    this.detach?.();
+    this.detach = undefined;
     const t = this.transport;
     this.transport = undefined;
     await t?.stop();

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TelegramStartupError, type TelegramAdapter } from '../../../adapters/telegram/index.js';
 import type { InboundMessage, InboundPress } from '../../../src/core/adapter-types.js';
@@ -14,6 +15,8 @@ const forumChat: FakeChat = { id: -100888, type: 'supergroup', title: 'Forum', i
 let fake: FakeTelegram;
 const adapters: TelegramAdapter[] = [];
 const ac = new AbortController();
+// One shutdown signal serves every adapter this file starts (each in-flight API call listens on it).
+setMaxListeners(0, ac.signal);
 
 async function startFake() {
   fake = await startFakeTelegram({ limits: false });
