@@ -3,7 +3,6 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { ConsoleAdapter } from '../adapters/console/console-adapter.js';
-import type { ThreadMemory } from '../adapters/slack/index.js';
 import { TelegramAdapter } from '../adapters/telegram/index.js';
 import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
@@ -85,7 +84,6 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
           host: s.host,
           apiUrl: s.apiUrl,
           threadFollow: s.threadFollow,
-          threads: storedThreads(store),
           editIntervalMs: config.replies.editIntervalMs,
           log: log.child({ adapter: 'slack' }),
         }),
@@ -166,18 +164,4 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     for (const close of opened) await close().catch(() => {});
     throw err;
   }
-}
-
-/** How long the Slack adapter remembers a thread it posted in (for slack.threadFollow), ms. */
-const SLACK_THREAD_TTL_MS = 90 * 24 * 3600_000;
-
-/** Slack threads the bot posted in, kept in the store so thread follow-ups survive a restart. */
-function storedThreads(store: Store): ThreadMemory {
-  const key = (channel: string, ts: string) => `slack/thread/${channel}/${ts}`;
-  return {
-    has: async (channel, ts) => (await store.get(key(channel, ts))) !== undefined,
-    remember: async (channel, ts) => {
-      if ((await store.get(key(channel, ts))) === undefined) await store.set(key(channel, ts), 1, { ttlMs: SLACK_THREAD_TTL_MS });
-    },
-  };
 }

@@ -20,6 +20,7 @@ import { measureSlack, SLACK_MAX_TEXT } from './format.js';
 import { parseBlockActions, parseMessageEvent, SLACK_PLATFORM, type BlockActionsPayload, type MessageEvent, type SlackSelf } from './parse.js';
 import { RecentIds } from './recent-ids.js';
 import { answerPress, deleteMessage, postMessage, updateMessage, type SendContext, type ThreadMemory } from './send.js';
+import { InMemoryThreads, StateThreads } from './thread-memory.js';
 import { HttpTransport, SocketTransport } from './transport.js';
 
 /** The logger the adapter writes to (pino-compatible). Tokens never appear in what it logs. */
@@ -46,7 +47,7 @@ export interface SlackAdapterOptions {
   apiUrl?: string;
   /** Later messages in a thread the bot is part of need no mention; default true. */
   threadFollow?: boolean;
-  /** Where the threads the bot posted in are remembered; default in memory (forgotten on restart). */
+  /** Where the threads the bot posted in are remembered; default the core's adapter state (durable), else this process. */
   threads?: ThreadMemory;
   /** Pace of intermediate edits of one live message, ms; default { direct: 1000, group: 1000 }. */
   editIntervalMs?: { direct: number; group: number };
@@ -76,18 +77,6 @@ export const DEFAULT_SLACK_RATE: RateBudget = {
 export const DEFAULT_API_URL = 'https://slack.com/api/';
 const SILENT: SlackLog = { info() {}, warn() {}, debug() {} };
 
-/** Thread memory kept in this process only. */
-export class InMemoryThreads implements ThreadMemory {
-  private readonly threads = new Set<string>();
-  has(channel: string, threadTs: string): boolean {
-    return this.threads.has(`${channel}/${threadTs}`);
-  }
-  remember(channel: string, threadTs: string): void {
-    if (this.threads.size > 100_000) this.threads.clear();
-    this.threads.add(`${channel}/${threadTs}`);
-  }
-}
-
 export class SlackAdapter implements ChatAdapter {
   readonly platform = SLACK_PLATFORM;
   readonly capabilities: AdapterCapabilities;
@@ -95,7 +84,9 @@ export class SlackAdapter implements ChatAdapter {
   private readonly apiUrl: string;
   private readonly log: SlackLog;
   private readonly secrets: string[];
-  private readonly threads: ThreadMemory;
+  private threads: ThreadMemory;
+  /** Removes the shutdown listener start() hung on its signal. */
+  private detach: (() => void) | undefined;
   /** Events accepted in this process (Slack retries carry the same event_id): skipped before parsing. */
   private readonly accepted = new RecentIds(10 * 60_000, 20_000);
   private transport: SocketTransport | HttpTransport | undefined;
@@ -139,6 +130,7 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
+    if (!this.options.threads && sink.state) this.threads = new StateThreads(sink.state);
     const me = await this.whoAmI();
     this.self = { userId: me.user_id, botId: me.bot_id };
     const handlers = {
@@ -157,12 +149,17 @@ export class SlackAdapter implements ChatAdapter {
       throw this.transportError(err);
     }
     this.transport = transport;
-    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    // Removed again on stop(): a long-lived signal must not collect one listener per start.
+    const onAbort = () => void this.stop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.detach = () => signal.removeEventListener('abort', onAbort);
     this.log.info({ bot: me.user, team: me.team_id, mode: o.mode ?? 'socket' }, 'slack: started');
     return { id: me.user_id, username: me.user, displayName: me.user };
   }
 
   async stop(): Promise<void> {
+    this.detach?.();
+    this.detach = undefined;
     const t = this.transport;
     this.transport = undefined;
     await t?.stop();

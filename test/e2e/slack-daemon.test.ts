@@ -137,18 +137,33 @@ describe('slack through the daemon (Socket Mode)', { timeout: 120_000 }, () => {
 
   it('the daemon killed mid-turn and restarted completes the reply once', async () => {
     fake.userMessage({ channel: ANN_DM, user: ANN, text: 'slow 5' });
-    // Mid-turn, once the live message was edited. (Killed right after its first post, the resumed turn was
-    // seen to lose "tick 2/5" without the "may be missing" notice: a core/follower issue, reported.)
-    await botMessage(ANN_DM, /^tick 1\/5\ntick 2\/5$/);
+    // Mid-turn, once the live message was edited: an edit follows only after the post's ref is durable (a kill
+    // between Slack's answer to chat.postMessage and that write would post the chunk again: Slack posts have
+    // no idempotency key). What the loop writes while no daemon listens is absent from the server's
+    // snapshot, so the reply must end complete or say plainly what is missing.
+    await botMessage(ANN_DM, /^tick 1\/5\ntick 2\/5/);
     await stop(daemon, 'SIGKILL');
     daemon = startDaemon();
     const reply = await waitFor(() => fake.botMessages(ANN_DM).find((m) => /^tick 1\/5/.test(fake.visible(m)) && /tick 5\/5|may be missing/.test(fake.visible(m))), 'finished reply', 60_000);
     expect(visible(ANN_DM).filter((t) => /^tick 1\/5/.test(t))).toHaveLength(1);
-    expect(fake.visible(reply)).toMatch(/^tick 1\/5\ntick 2\/5/);
+    const ticks = fake.visible(reply).match(/tick \d\/5/g)!;
+    // In order and none doubled; a hole only with the plain note.
+    expect(ticks).toEqual([...new Set(ticks)].sort());
+    if (ticks.length < 5) expect(fake.visible(reply)).toMatch(/may be missing/);
     expect((await received()).filter((x) => x === 'slow 5')).toHaveLength(1);
     expect(logs).not.toContain(fake.botToken);
     expect(logs).not.toContain(fake.appToken);
     expect(logs).not.toContain(sim.token);
+  });
+
+  it('after that restart, a follow-up in a thread the bot joined before still needs no mention', async () => {
+    // The threads the bot posted in live in the core's adapter state (the store), not in the process.
+    const root = fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: mention(fake, 'before the restart') });
+    await botMessage(TEAM_CHANNEL, /Echo: before the restart/, root.ts);
+    await stop(daemon, 'SIGTERM');
+    daemon = startDaemon();
+    fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: 'after the restart, no mention', threadTs: root.ts });
+    await botMessage(TEAM_CHANNEL, /Echo: after the restart, no mention/, root.ts);
   });
 
   it('kept within Slack limits: the fake never had to answer 429', () => {
