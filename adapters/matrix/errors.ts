@@ -4,6 +4,7 @@
 // echoes it back.
 import { MatrixError } from 'matrix-bot-sdk';
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
+import { redactSecrets } from '../shared/redact.js';
 
 /** Why the adapter could not start. */
 export type MatrixStartupCode = 'unauthorized' | 'network' | 'login' | 'no-state';
@@ -25,7 +26,7 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
 
 /** Replaces the token wherever it appears. */
 export function scrubSecret(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('<token>') : text;
+  return redactSecrets(text, [secret]);
 }
 
 /** The HTTP status of a failure the SDK threw: a MatrixError, or the raw response for a non-Matrix body. */

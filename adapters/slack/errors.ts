@@ -2,6 +2,7 @@
 // core's scheduler, Slack's transient errors are retried by it, everything else is permanent. Tokens never
 // leave this file in a message: errors are rebuilt from their Slack error code and scrubbed text.
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
+import { redactSecrets } from '../shared/redact.js';
 
 /** Why the adapter could not start. */
 export type SlackStartupCode = 'bot_token' | 'app_token' | 'signing_secret' | 'network' | 'listen';
@@ -23,11 +24,9 @@ const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable
 /** Error codes that mean the token itself was refused. */
 export const AUTH_ERRORS = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'no_permission', 'not_allowed_token_type', 'missing_scope']);
 
-/** Replaces every token occurrence with a placeholder. */
+/** Replaces every token occurrence, and anything shaped like a Slack token, with a placeholder. */
 export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s) out = out.split(s).join('<token>');
-  return out.replace(/xox[abprs]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+/g, '<token>');
+  return redactSecrets(text, secrets).replace(/xox[abprs]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+/g, '<token>');
 }
 
 interface WebApiErrorShape {

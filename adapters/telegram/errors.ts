@@ -4,6 +4,7 @@
 // URL (`/bot<token>/method`), so every message that leaves this file is scrubbed.
 import { GrammyError, HttpError } from 'grammy';
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
+import { redactSecrets } from '../shared/redact.js';
 
 /** Why the adapter could not start. */
 export type TelegramStartupCode = 'unauthorized' | 'conflict' | 'network' | 'webhook';
@@ -37,11 +38,7 @@ const QUERY_EXPIRED = /query is too old|query id is invalid/i;
 
 /** Replaces every occurrence of the token (and its URL-encoded form) with a placeholder. */
 export function scrubToken(text: string, token: string): string {
-  if (!token) return text;
-  let out = text.split(token).join('<token>');
-  const encoded = encodeURIComponent(token);
-  if (encoded !== token) out = out.split(encoded).join('<token>');
-  return out;
+  return redactSecrets(text, [token]);
 }
 
 /** A cause safe to attach: same name, scrubbed message, no nested objects that might carry the URL. */
