@@ -3,20 +3,14 @@
 // leave this file in a message: errors are rebuilt from their Slack error code and scrubbed text.
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
 import { redactSecrets } from '../shared/redact.js';
+import { AdapterStartupError } from '../shared/startup-error.js';
 
 /** Why the adapter could not start. */
 export type SlackStartupCode = 'bot_token' | 'app_token' | 'signing_secret' | 'network' | 'listen';
 
 /** A start() failure the operator must act on; the message names the config key. */
-export class SlackStartupError extends Error {
+export class SlackStartupError extends AdapterStartupError<SlackStartupCode> {
   override readonly name = 'SlackStartupError';
-  constructor(
-    readonly code: SlackStartupCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Slack error codes that a retry can fix. */

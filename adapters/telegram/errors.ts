@@ -5,20 +5,14 @@
 import { GrammyError, HttpError } from 'grammy';
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
 import { redactSecrets } from '../shared/redact.js';
+import { AdapterStartupError } from '../shared/startup-error.js';
 
 /** Why the adapter could not start. */
 export type TelegramStartupCode = 'unauthorized' | 'conflict' | 'network' | 'webhook';
 
 /** A start() failure the operator must act on (wrong token, a second poller, unreachable API, webhook refused). */
-export class TelegramStartupError extends Error {
+export class TelegramStartupError extends AdapterStartupError<TelegramStartupCode> {
   override readonly name = 'TelegramStartupError';
-  constructor(
-    readonly code: TelegramStartupCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** What a caller does with a failed Bot API call. */
