@@ -22,8 +22,14 @@ function countingSignal(): { ac: AbortController; attached: () => number } {
   const live = new Set<unknown>();
   const add = ac.signal.addEventListener.bind(ac.signal);
   const remove = ac.signal.removeEventListener.bind(ac.signal);
-  ac.signal.addEventListener = ((type: string, fn: EventListener, o?: AddEventListenerOptions) => (live.add(fn), add(type, fn, o))) as typeof ac.signal.addEventListener;
-  ac.signal.removeEventListener = ((type: string, fn: EventListener) => (live.delete(fn), remove(type, fn))) as typeof ac.signal.removeEventListener;
+  ac.signal.addEventListener = (...args: Parameters<typeof add>) => {
+    live.add(args[1]);
+    add(...args);
+  };
+  ac.signal.removeEventListener = (...args: Parameters<typeof remove>) => {
+    live.delete(args[1]);
+    remove(...args);
+  };
   return { ac, attached: () => live.size };
 }
 
