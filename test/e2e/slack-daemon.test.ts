@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ANN, ANN_DM, BOB, mention, seedWorkspace, slackVisible, TEAM_CHANNEL } from '../helpers/slack.js';
-import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { DaemonRuns } from '../helpers/daemon-process.js';
 import { receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../peers/fake-slack.js';
@@ -16,14 +16,8 @@ let sim: Simulator;
 let fake: FakeSlack;
 let dir: string;
 let config: string;
-/** Every run of the daemon in this file, the current one last. */
-const runs: DaemonProcess[] = [];
-const daemon = () => runs[runs.length - 1];
-const logs = () => runs.map((r) => r.output()).join('');
-const restart = async (signal: NodeJS.Signals) => {
-  await daemon().stop(signal);
-  runs.push(startDaemon(config));
-};
+/** The daemon's runs in this file (restarts included). */
+let daemon: DaemonRuns;
 
 const visible = (channel: string, thread?: string) => fake.botMessages(channel, thread).map((m) => fake.visible(m));
 function botMessage(channel: string, re: RegExp, thread?: string): Promise<StoredMessage> {
@@ -45,12 +39,13 @@ slack: { botToken: "${fake.botToken}", appToken: "${fake.appToken}", apiUrl: "${
 ops: { logLevel: warn, logFormat: json }
 `,
   );
-  runs.push(startDaemon(config));
+  daemon = new DaemonRuns(config);
+  daemon.start();
   await waitFor(() => fake.socketsOpen() > 0, 'socket', 30_000);
 });
 
 afterAll(async () => {
-  await daemon()?.stop();
+  await daemon?.stop();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -125,7 +120,7 @@ describe('slack through the daemon (Socket Mode)', { timeout: 120_000 }, () => {
     // no idempotency key). What the loop writes while no daemon listens is absent from the server's
     // snapshot, so the reply must end complete or say plainly what is missing.
     await botMessage(ANN_DM, /^tick 1\/5\ntick 2\/5/);
-    await restart('SIGKILL');
+    await daemon.restart('SIGKILL');
     const reply = await waitFor(() => fake.botMessages(ANN_DM).find((m) => /^tick 1\/5/.test(fake.visible(m)) && /tick 5\/5|may be missing/.test(fake.visible(m))), 'finished reply', 60_000);
     expect(visible(ANN_DM).filter((t) => /^tick 1\/5/.test(t))).toHaveLength(1);
     const ticks = fake.visible(reply).match(/tick \d\/5/g)!;
@@ -133,16 +128,16 @@ describe('slack through the daemon (Socket Mode)', { timeout: 120_000 }, () => {
     expect(ticks).toEqual([...new Set(ticks)].sort());
     if (ticks.length < 5) expect(fake.visible(reply)).toMatch(/may be missing/);
     expect((await receivedByLoops(sim)).filter((x) => x === 'slow 5')).toHaveLength(1);
-    expect(logs()).not.toContain(fake.botToken);
-    expect(logs()).not.toContain(fake.appToken);
-    expect(logs()).not.toContain(sim.token);
+    expect(daemon.output()).not.toContain(fake.botToken);
+    expect(daemon.output()).not.toContain(fake.appToken);
+    expect(daemon.output()).not.toContain(sim.token);
   });
 
   it('after that restart, a follow-up in a thread the bot joined before still needs no mention', async () => {
     // The threads the bot posted in live in the core's adapter state (the store), not in the process.
     const root = fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: mention(fake, 'before the restart') });
     await botMessage(TEAM_CHANNEL, /Echo: before the restart/, root.ts);
-    await restart('SIGTERM');
+    await daemon.restart('SIGTERM');
     fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: 'after the restart, no mention', threadTs: root.ts });
     await botMessage(TEAM_CHANNEL, /Echo: after the restart, no mention/, root.ts);
   });

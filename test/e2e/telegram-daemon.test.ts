@@ -10,7 +10,7 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
 import { checkReply, gatedSegments, MISSING_NOTE } from '../helpers/reply-check.js';
-import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { DaemonRuns } from '../helpers/daemon-process.js';
 import { loopThatReceived, receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -22,10 +22,8 @@ let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
 let config: string;
-/** Every run of the daemon in this file, the current one last. */
-const runs: DaemonProcess[] = [];
-const daemon = () => runs[runs.length - 1];
-const logs = () => runs.map((r) => r.output()).join('');
+/** The daemon's runs in this file (restarts included). */
+let daemon: DaemonRuns;
 
 const bot = (chatId: number, threadId?: number) => fake.botMessages(chatId, threadId);
 const botTexts = (chatId: number, threadId?: number) => bot(chatId, threadId).map((m) => m.text ?? '');
@@ -60,13 +58,14 @@ telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
 ops: { logLevel: warn, logFormat: json }
 `,
   );
-  runs.push(startDaemon(config));
+  daemon = new DaemonRuns(config);
+  daemon.start();
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  if (process.env.TG_E2E_DUMP) writeFileSync(process.env.TG_E2E_DUMP, logs() + "\n" + JSON.stringify(fake.calls.slice(-25).map((c) => [c.method, c.at, c.status, c.error, c.method === "getUpdates" ? JSON.stringify(c.params) : ""]), null, 0));
-  await daemon()?.stop();
+  if (process.env.TG_E2E_DUMP) writeFileSync(process.env.TG_E2E_DUMP, daemon.output() + "\n" + JSON.stringify(fake.calls.slice(-25).map((c) => [c.method, c.at, c.status, c.error, c.method === "getUpdates" ? JSON.stringify(c.params) : ""]), null, 0));
+  await daemon?.stop();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -222,8 +221,7 @@ describe('telegram through the daemon', () => {
     // accepting a send and the store recording it could post that message twice: no Bot API call makes a
     // send idempotent.)
     await waitFor(() => storeHoldsRef(String(live.message_id)), 20_000);
-    await daemon().stop('SIGKILL');
-    runs.push(startDaemon(config));
+    await daemon.restart('SIGKILL');
     // Final: the last tick shown, or the turn over with the note (Stop button gone) if it ended while down.
     const reply = await waitFor(
       () => bot(annDm.id).find((m) => /^tick 1\/5/.test(m.text ?? '') && (/tick 5\/5/.test(m.text ?? '') || (/may be missing/.test(m.text ?? '') && !JSON.stringify(m.reply_markup ?? {}).includes('callback_data')))),
@@ -233,8 +231,8 @@ describe('telegram through the daemon', () => {
     // Complete, or (when the restart took longer than a tick) saying so, with what it shows in order.
     const written = Array.from({ length: 5 }, (_, i) => `tick ${i + 1}/5\n`).join('');
     expect(checkReply(reply.text ?? '', written).problem).toBeUndefined();
-    expect(logs()).not.toContain(fake.token);
-    expect(logs()).not.toContain(sim.token);
+    expect(daemon.output()).not.toContain(fake.token);
+    expect(daemon.output()).not.toContain(sim.token);
   });
 
   it('killed while the loop writes, restarted after it wrote more: the final message says plainly that a part is missing', { timeout: 150_000 }, async () => {
@@ -248,12 +246,12 @@ describe('telegram through the daemon', () => {
       // Once the store holds the live message (a kill between Telegram's answer and that write could post it twice).
       await waitFor(() => storeHoldsRef(String(live.message_id)), 30_000);
       await waitFor(() => sim.written(loopId).includes('seg03'), 30_000); // held there until released
-      await daemon().stop('SIGKILL');
+      await daemon.current.stop('SIGKILL');
       await waitFor(() => sim.listeners(loopId) === 0, 30_000);
       // The loop writes on with nobody attached ([IMPL]: none of it reaches the snapshot), then waits at the prompt.
       sim.release(turn.downGate);
       await waitFor(() => sim.written(loopId).includes('seg12'), 30_000);
-      runs.push(startDaemon(config));
+      daemon.start();
       await waitFor(() => sim.listeners(loopId) > 0, 60_000);
       await waitFor(() => client.answerChoice(loopId, turn.gateChoiceId, { allow: true }).then(() => true, () => false), 30_000);
       const reply = await waitFor(() => bot(annDm.id).find((m) => m.message_id === live.message_id && /seg30/.test(m.text ?? '') && !JSON.stringify(m.reply_markup ?? {}).includes('callback_data')), 60_000);

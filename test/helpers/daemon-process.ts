@@ -63,6 +63,46 @@ export function startDaemon(config: string, o: DaemonOptions = {}): DaemonProces
   };
 }
 
+/** The runs of one daemon config through a test file, restarts included (the current run last). */
+export class DaemonRuns {
+  private readonly runs: DaemonProcess[] = [];
+
+  constructor(
+    private readonly config: string,
+    private readonly options: DaemonOptions = {},
+  ) {}
+
+  /** Starts a new run (the previous one should be stopped first). */
+  start(): DaemonProcess {
+    const run = startDaemon(this.config, this.options);
+    this.runs.push(run);
+    return run;
+  }
+
+  /** The latest run; throws before the first start. */
+  get current(): DaemonProcess {
+    const run = this.runs.at(-1);
+    if (!run) throw new Error('DaemonRuns: no run started');
+    return run;
+  }
+
+  /** Stops the current run with `signal` and starts the next one. */
+  async restart(signal: NodeJS.Signals): Promise<DaemonProcess> {
+    await this.current.stop(signal);
+    return this.start();
+  }
+
+  /** Stops the current run, if any (SIGTERM). */
+  async stop(): Promise<void> {
+    await this.runs.at(-1)?.stop();
+  }
+
+  /** What every run wrote, run after run. */
+  output(): string {
+    return this.runs.map((r) => r.output()).join('');
+  }
+}
+
 /** SIGKILLs every daemon started here that is still running, and waits for them to exit. */
 export async function killDaemons(): Promise<void> {
   await Promise.all(
