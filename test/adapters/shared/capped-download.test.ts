@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError } from '../../../src/core/adapter-types.js';
 import { downloadCapped, type CappedDownload } from '../../../adapters/shared/capped-download.js';
 import { freePort } from '../../helpers/net.js';
+import { rejection } from '../../helpers/rejection.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const SECRET = 's3cr3t-t0ken';
@@ -36,14 +37,7 @@ afterAll(async () => {
 const get = (path: string, o: Partial<CappedDownload> = {}, signal = AbortSignal.timeout(10_000)) =>
   downloadCapped({ what: 'test file', url: `${base}${path}`, maxBytes: 1000, scrub: (t) => t.split(SECRET).join('<token>'), ...o }, signal);
 
-async function failure(p: Promise<unknown>): Promise<PlatformError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PlatformError);
-  return err as PlatformError;
-}
+const failure = (p: Promise<unknown>) => rejection(p, PlatformError);
 
 /** A body written in chunks without a content-length, forever unless the client goes away. */
 function endless(res: ServerResponse): void {
