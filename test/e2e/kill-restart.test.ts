@@ -12,6 +12,7 @@ import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { defaultAgent } from '../../src/sim/agent.js';
 import { checkReply, gatedSegments, MISSING_NOTE } from '../helpers/reply-check.js';
 import { killDaemons, startDaemon as startChild, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { loopThatReceived, receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,26 +33,13 @@ beforeAll(async () => {
   // Slow enough deltas that kills land mid-turn; no idle cut so only the kills cut streams.
   sim = await startSimulator({ deltaDelayMs: 40, idleCutMs: null });
   dir = mkdtempSync(join(tmpdir(), 'lb-kill-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    [
-      'loop:',
-      `  baseUrl: ${sim.url}`,
-      `  token: ${sim.token}`,
-      'store:',
-      `  path: ${join(dir, 'store.json')}`,
-      '  flushDelayMs: 10',
-      'access:',
-      '  users: ["console:you"]',
-      'console:',
-      '  user: you',
-      'replies:',
-      '  editIntervalMs: { direct: 100, group: 100 }',
-      'ops:',
-      '  logLevel: warn',
-      '  logFormat: json',
-    ].join('\n'),
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["console:you"] }
+console: { user: you }
+replies: { editIntervalMs: { direct: 100, group: 100 } }
+ops: { logLevel: warn, logFormat: json }`,
   );
 });
 

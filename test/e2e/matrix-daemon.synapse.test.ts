@@ -3,13 +3,14 @@
 // into a DM, talks to it, and the daemon is killed (SIGKILL) in the middle of a turn and started again:
 // the reply completes once, old messages get no second turn, and no secret reaches the log.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { MatrixPerson, synapse, uniqueName } from '../helpers/matrix.js';
 import { killDaemons, startDaemon as startChild } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { registerUser, type SynapseAccount } from '../peers/synapse/synapse.js';
 
@@ -28,28 +29,13 @@ beforeAll(async () => {
   bot = await registerUser(server, uniqueName('daemonbot'), { password: BOT_PASSWORD, displayName: 'Daemon Bot' });
   alice = await MatrixPerson.register(server, 'alice', 'Alice');
   dir = mkdtempSync(join(tmpdir(), 'lb-mx-daemon-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    [
-      'loop:',
-      `  baseUrl: ${sim.url}`,
-      `  token: ${sim.token}`,
-      'store:',
-      `  path: ${join(dir, 'store.json')}`,
-      '  flushDelayMs: 10',
-      'access:',
-      `  users: ["matrix:${alice.userId}"]`,
-      'matrix:',
-      `  homeserverUrl: ${server.url}`,
-      `  userId: "${bot.userId}"`,
-      '  password: ${MATRIX_PASSWORD}',
-      'replies:',
-      '  editIntervalMs: { direct: 100, group: 100 }',
-      'ops:',
-      '  logLevel: debug',
-      '  logFormat: json',
-    ].join('\n'),
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["matrix:${alice.userId}"] }
+matrix: { homeserverUrl: "${server.url}", userId: "${bot.userId}", password: "\${MATRIX_PASSWORD}" }
+replies: { editIntervalMs: { direct: 100, group: 100 } }
+ops: { logLevel: debug, logFormat: json }`,
   );
 });
 

@@ -1,13 +1,14 @@
 // `loopbridge pairing approve` while the daemon runs, as an operator does it: the daemon and the CLI are real
 // child processes, Telegram is the Bot API fake and the loop server the simulator, all on 127.0.0.1.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 import { killDaemons, runCli, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 
 const zoe = { id: 5151, first_name: 'Zoe' };
@@ -33,15 +34,12 @@ beforeAll(async () => {
   fake.addChat(zoeDm);
   fake.addChat(yanDm);
   dir = mkdtempSync(join(tmpdir(), 'lb-pair-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { dm: pairing }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { dm: pairing }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: info, logFormat: json }
-`,
+ops: { logLevel: info, logFormat: json }`,
   );
   daemon = startDaemon(config);
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);

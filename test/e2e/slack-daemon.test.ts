@@ -1,13 +1,14 @@
 // Issue 8's acceptance, tried as a new user would: `loopbridge start --config` as a child process in Socket
 // Mode, with the loop simulator and the Slack fake (Slack's limits enforced) on 127.0.0.1.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ANN, ANN_DM, BOB, mention, seedWorkspace, slackVisible, TEAM_CHANNEL } from '../helpers/slack.js';
 import { DaemonRuns } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../peers/fake-slack.js';
@@ -29,15 +30,12 @@ beforeAll(async () => {
   fake = await startFakeSlack(); // Slack's published limits enforced
   seedWorkspace(fake);
   dir = mkdtempSync(join(tmpdir(), 'lb-slack-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["slack:${ANN}"] }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["slack:${ANN}"] }
 slack: { botToken: "${fake.botToken}", appToken: "${fake.appToken}", apiUrl: "${fake.url}" }
-ops: { logLevel: warn, logFormat: json }
-`,
+ops: { logLevel: warn, logFormat: json }`,
   );
   daemon = new DaemonRuns(config);
   daemon.start();

@@ -11,6 +11,7 @@ import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
 import { checkReply, gatedSegments, MISSING_NOTE } from '../helpers/reply-check.js';
 import { DaemonRuns } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { loopThatReceived, receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -48,15 +49,12 @@ beforeAll(async () => {
   fake = await startFakeTelegram(); // Telegram's limits enforced: 30/s, ~1/s per chat, 20/min per group
   for (const c of [annDm, group, forum]) fake.addChat(c);
   dir = mkdtempSync(join(tmpdir(), 'lb-tg-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}"] }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["telegram:${ann.id}"] }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: warn, logFormat: json }
-`,
+ops: { logLevel: warn, logFormat: json }`,
   );
   daemon = new DaemonRuns(config);
   daemon.start();

@@ -1,7 +1,7 @@
 // Issue 13's acceptance, tried as a new user would on Telegram: `loopbridge start` as a child process, the
 // Bot API fake (limits enforced) and the loop simulator on 127.0.0.1.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js'
 import { freePort } from '../helpers/net.js';
 import { ann, annDm } from '../helpers/telegram.js';
 import { killDaemons, startDaemon as startChild, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 
 const group = { id: -100909, type: 'supergroup' as const, title: 'Team' };
@@ -19,15 +20,13 @@ let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
 function startDaemon(name: string, o: { loopToken?: string; httpPort?: number } = {}): DaemonProcess {
-  const config = join(dir, `${name}.yaml`);
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${o.loopToken ?? sim.token}" }
-store: { path: "${join(dir, `${name}.json`)}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}"], groups: ["telegram:${group.id}"] }
+  const config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["telegram:${ann.id}"], groups: ["telegram:${group.id}"] }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: info, logFormat: json${o.httpPort ? `, httpPort: ${o.httpPort}` : ''} }
-`,
+ops: { logLevel: info, logFormat: json${o.httpPort ? `, httpPort: ${o.httpPort}` : ''} }`,
+    { file: `${name}.yaml`, store: `${name}.json`, loopToken: o.loopToken },
   );
   return startChild(config);
 }
