@@ -19,6 +19,7 @@ import { keys, type ConversationRecord } from '../src/core/state.js';
 import { openLowdbStore } from '../src/store/lowdb-store.js';
 import { RecordingAdapter } from '../test/helpers/recording-adapter.js';
 import { fmt, mb, startCpu, startHeapSampler, startLoopDelay, startRssSampler, summarize, type Summary } from './lib/measure.js';
+import { envInt } from './lib/env.js';
 import { appendReport, machineLine, table, verdict } from './lib/report.js';
 import { startSimProcess, type SimProcess } from './lib/sim-process.js';
 import { turnStaleness } from './lib/staleness.js';
@@ -26,10 +27,6 @@ import { TappedClient } from './lib/tapped-client.js';
 import { benchTurn } from './lib/turn-script.js';
 
 const SECTION = '## Core (`npm run bench:core`)';
-const envInt = (name: string, def: number) => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
 const SIZES = (process.env.BENCH_CORE_SIZES ?? '1,100,1000,1000,1000').split(',').map(Number).filter((n) => n > 0);
 const DELTAS = envInt('BENCH_DELTAS', 40);
 const DELTA_MS = envInt('BENCH_DELTA_MS', 50);

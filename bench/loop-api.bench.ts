@@ -9,6 +9,7 @@ import { LoopClient } from '../src/loop-api/client.js';
 import { followTurn } from '../src/loop-api/follower.js';
 import { SseDecoder } from '../src/loop-api/sse.js';
 import { fmt, mapLimit, mb, startCpu, startLoopDelay, startRssSampler, summarize, wallMs } from './lib/measure.js';
+import { envInt } from './lib/env.js';
 import { appendReport, machineLine, table, verdict } from './lib/report.js';
 import { startSimProcess } from './lib/sim-process.js';
 import { buildSseCorpus, type SseCorpus } from './lib/sse-corpus.js';
@@ -16,10 +17,6 @@ import { benchTurn } from './lib/turn-script.js';
 
 const SECTION = '## Loop API client (`npm run bench:loop-api`)';
 const PARSE_TARGET = 200_000;
-const envInt = (name: string, def: number) => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
 const SSE_EVENTS = envInt('BENCH_SSE_EVENTS', 500_000);
 const TURNS = envInt('BENCH_TURNS', 1000);
 const DELTAS = envInt('BENCH_DELTAS', 40);

@@ -20,14 +20,11 @@ import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/ops/logging.js';
 import { startSynapse, type SynapseAccount, type SynapseRateLimits } from '../test/peers/synapse/synapse.js';
 import { fmt, mapLimit, mb, startRssSampler, summarize, type Summary } from './lib/measure.js';
+import { envInt } from './lib/env.js';
 import { appendReport, machineLine, table, verdict } from './lib/report.js';
 import { startSimProcess } from './lib/sim-process.js';
 
 const SECTION = '## Matrix (`npm run bench:matrix`)';
-const envInt = (name: string, def: number) => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
 const ROOMS = envInt('BENCH_MX_ROOMS', 50);
 const DELTAS = envInt('BENCH_DELTAS', 40);
 const DELTA_MS = envInt('BENCH_DELTA_MS', 200);

@@ -25,15 +25,12 @@ import { openLowdbStore } from '../src/store/lowdb-store.js';
 import { slackVisible } from '../test/helpers/slack.js';
 import { startFakeSlack, type FakeSlack } from '../test/peers/fake-slack.js';
 import { fmt, mb, startRssSampler, summarize, type Summary } from './lib/measure.js';
+import { envInt } from './lib/env.js';
 import { appendReport, machineLine, table, verdict } from './lib/report.js';
 import { startSimProcess } from './lib/sim-process.js';
 import { benchTurn } from './lib/turn-script.js';
 
 const SECTION = '## Slack (`npm run bench:slack`)';
-const envInt = (name: string, def: number) => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
 const THREADS = envInt('BENCH_SLACK_THREADS', 200);
 const CHANNELS = envInt('BENCH_SLACK_CHANNELS', 20);
 const DELTAS = envInt('BENCH_DELTAS', 40);

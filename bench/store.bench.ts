@@ -27,19 +27,17 @@ import { FINISHED_CHOICE_TTL_MS } from '../src/core/choices.js';
 import { keys } from '../src/core/state.js';
 import { openLowdbStore, type LowdbStore } from '../src/store/lowdb-store.js';
 import { fmt, percentile, startCpu, startRssSampler } from './lib/measure.js';
+import { envInt } from './lib/env.js';
 import { appendReport, machineLine, table, verdict } from './lib/report.js';
 
 const SECTION = '## Store (`npm run bench:store`)';
-const envInt = (name: string, def: number) => {
-  const raw = process.env[name];
-  const v = Number(raw);
-  return raw !== undefined && raw !== '' && Number.isInteger(v) && v >= 0 ? v : def;
-};
-const MESSAGES = envInt('BENCH_STORE_MESSAGES', 1_000_000);
-const CONVERSATIONS = envInt('BENCH_STORE_CONVERSATIONS', 1_000);
-const BATCH = Math.max(1, envInt('BENCH_STORE_BATCH', 500));
-const PROBES = Math.max(10, envInt('BENCH_STORE_PROBES', 1_000));
-const LEGACY_MESSAGES = envInt('BENCH_STORE_LEGACY_MESSAGES', 50_000);
+/** The store knobs may be 0. */
+const envCount = (name: string, def: number) => envInt(name, def, { min: 0 });
+const MESSAGES = envCount('BENCH_STORE_MESSAGES', 1_000_000);
+const CONVERSATIONS = envCount('BENCH_STORE_CONVERSATIONS', 1_000);
+const BATCH = Math.max(1, envCount('BENCH_STORE_BATCH', 500));
+const PROBES = Math.max(10, envCount('BENCH_STORE_PROBES', 1_000));
+const LEGACY_MESSAGES = envCount('BENCH_STORE_LEGACY_MESSAGES', 50_000);
 /** Probes at each point of the table over time. */
 const POINT_PROBES = 100;
 const POINTS = 14;

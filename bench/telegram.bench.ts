@@ -25,16 +25,13 @@ import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/ops/logging.js';
 import type { FakeChat, FakeUser } from '../test/peers/fake-telegram.js';
 import { fmt, mb, startCpu, startLoopDelay, startRssSampler, summarize, type Summary } from './lib/measure.js';
+import { envInt } from './lib/env.js';
 import { appendReport, machineLine, table, verdict } from './lib/report.js';
 import { startSimProcess } from './lib/sim-process.js';
 import { startTgFakeProcess, type TgCall, type TgFakeReport, type TgInjection } from './lib/telegram-fake-process.js';
 import { benchTurn } from './lib/turn-script.js';
 
 const SECTION = '## Telegram (`npm run bench:telegram`)';
-const envInt = (name: string, def: number) => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-};
 const PRIVATE = envInt('BENCH_TG_PRIVATE', 200);
 const GROUPS = envInt('BENCH_TG_GROUPS', 20);
 const RUNS = envInt('BENCH_TG_RUNS', 2);

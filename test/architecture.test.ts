@@ -1,5 +1,6 @@
 // The folder rules of the design (§1), checked by reading every import line: adapters never import each
-// other and see only the core's public seam; the core never imports an adapter; the client, the store and
+// other and see only the core's public seam and `adapters/shared/` (code common to adapters, itself no
+// adapter: it sees only the seam); the core never imports an adapter; the client, the store and
 // the config import nothing of ours; the simulator only the wire types.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -30,11 +31,22 @@ describe('import boundaries', () => {
     expect(files('adapters').length).toBeGreaterThan(5);
   });
 
-  it('adapters import only the core seam (src/core/adapter-types.ts) and never each other', () => {
+  it('adapters import only the core seam (src/core/adapter-types.ts) and adapters/shared/, never each other', () => {
     for (const file of files('adapters')) {
       const platform = file.split('/')[1];
       for (const dep of localImports(file)) {
-        const ok = dep === 'src/core/adapter-types.ts' || dep.startsWith(`adapters/${platform}/`);
+        const ok = dep === 'src/core/adapter-types.ts' || dep.startsWith(`adapters/${platform}/`) || dep.startsWith('adapters/shared/');
+        expect(ok, `${file} imports ${dep}`).toBe(true);
+      }
+    }
+  });
+
+  it('adapters/shared/ imports only itself and the core seam (no adapter, nothing else of ours)', () => {
+    const shared = files('adapters/shared');
+    expect(shared.length).toBeGreaterThan(0);
+    for (const file of shared) {
+      for (const dep of localImports(file)) {
+        const ok = dep === 'src/core/adapter-types.ts' || under('adapters/shared/')(dep);
         expect(ok, `${file} imports ${dep}`).toBe(true);
       }
     }

@@ -4,20 +4,15 @@
 // echoes it back.
 import { MatrixError } from 'matrix-bot-sdk';
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
+import { redactSecrets } from '../shared/redact.js';
+import { AdapterStartupError } from '../shared/startup-error.js';
 
 /** Why the adapter could not start. */
 export type MatrixStartupCode = 'unauthorized' | 'network' | 'login' | 'no-state';
 
 /** A start() failure the operator must act on (refused token or password, unreachable homeserver). */
-export class MatrixStartupError extends Error {
+export class MatrixStartupError extends AdapterStartupError<MatrixStartupCode> {
   override readonly name = 'MatrixStartupError';
-  constructor(
-    readonly code: MatrixStartupCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Wait used when a 429 names no retry_after_ms, ms. */
@@ -25,7 +20,7 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
 
 /** Replaces the token wherever it appears. */
 export function scrubSecret(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('<token>') : text;
+  return redactSecrets(text, [secret]);
 }
 
 /** The HTTP status of a failure the SDK threw: a MatrixError, or the raw response for a non-Matrix body. */

@@ -8,7 +8,7 @@
 // (the `* ` fallback body plus `m.new_content` with both bodies), so a chunk is measured as that edit's
 // content in UTF-8 JSON bytes, and the limit leaves room for the event's envelope (ids, hashes,
 // signatures, relations).
-import MarkdownIt from 'markdown-it';
+import { createChatMarkdown, escapeHtmlAttr as escapeHtml, fenceLanguage } from '../shared/markdown-parts.js';
 
 /** Largest edit content (JSON bytes) of one chunk; the rest of 65,536 is the event envelope. */
 export const MATRIX_MAX_CONTENT_BYTES = 60_000;
@@ -16,12 +16,9 @@ export const MATRIX_MAX_CONTENT_BYTES = 60_000;
 /** `formatted_body`'s format. */
 export const HTML_FORMAT = 'org.matrix.custom.html';
 
-// breaks:true because chat text uses single newlines as line breaks; linkify off so a bare URL stays as
-// written (clients link it themselves); the entity rule off so `&amp;` written by the agent shows as written.
-const md = new MarkdownIt('default', { html: false, linkify: false, typographer: false, breaks: true });
-md.disable('entity');
-
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+// breaks:true because chat text uses single newlines as line breaks. Matrix HTML is markdown-it's own
+// renderer with a few rules replaced, not the walk Telegram and Slack share: clients render the HTML.
+const md = createChatMarkdown({ breaks: true });
 
 md.renderer.rules.image = (tokens, i) => {
   const t = tokens[i];
@@ -34,7 +31,7 @@ md.renderer.rules.s_open = () => '<del>';
 md.renderer.rules.s_close = () => '</del>';
 md.renderer.rules.fence = (tokens, i) => {
   const t = tokens[i];
-  const lang = (t.info.trim().split(/\s+/)[0] ?? '').replace(/[^A-Za-z0-9_+-]/g, '').slice(0, 32);
+  const lang = fenceLanguage(t.info);
   return `<pre><code${lang ? ` class="language-${lang}"` : ''}>${escapeHtml(t.content)}</code></pre>\n`;
 };
 

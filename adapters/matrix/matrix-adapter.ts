@@ -18,6 +18,8 @@ import type {
   OutboundMessage,
   RateBudget,
 } from '../../src/core/adapter-types.js';
+import { SILENT_LOG, type AdapterLog } from '../shared/adapter-log.js';
+import { RunningTransport } from '../shared/running-transport.js';
 import { call, MatrixStartupError } from './errors.js';
 import { MATRIX_MAX_CONTENT_BYTES, measureMatrix } from './format.js';
 import { Invites, type InvitePolicy } from './invites.js';
@@ -29,10 +31,10 @@ import { RoomEvents } from './room-events.js';
 import { Rooms } from './rooms.js';
 import { EventSenders } from './senders.js';
 import { deleteMessage, editMessage, sendMessage, sendTyping, type SendContext } from './send.js';
-import { SyncLoop, type SyncLog } from './sync.js';
+import { SyncLoop } from './sync.js';
 
 /** The logger the adapter writes to (pino-compatible). Tokens and passwords never appear in it. */
-export type MatrixLog = SyncLog;
+export type MatrixLog = AdapterLog;
 
 export interface MatrixAdapterOptions {
   /** Client-server API origin, e.g. https://matrix.example.org. */
@@ -62,7 +64,6 @@ export interface MatrixAdapterOptions {
  * lift it for bots): the budget keeps well-behaved pacing and the scheduler waits out any M_LIMIT_EXCEEDED.
  */
 const DEFAULT_RATE: RateBudget = { globalPerSecond: 20, privateChatIntervalMs: 500, groupChatIntervalMs: 1000, groupPerMinute: 0 };
-const SILENT: MatrixLog = { info() {}, warn() {}, debug() {} };
 
 export class MatrixAdapter implements ChatAdapter {
   readonly platform = MATRIX_PLATFORM;
@@ -70,10 +71,10 @@ export class MatrixAdapter implements ChatAdapter {
   private readonly log: MatrixLog;
   private session: MatrixSession | undefined;
   private ctx: SendContext | undefined;
-  private sync: SyncLoop | undefined;
+  private readonly sync = new RunningTransport<SyncLoop>();
 
   constructor(private readonly options: MatrixAdapterOptions) {
-    this.log = options.log ?? SILENT;
+    this.log = options.log ?? SILENT_LOG;
     this.capabilities = {
       edit: true,
       maxTextLength: MATRIX_MAX_CONTENT_BYTES,
@@ -126,16 +127,13 @@ export class MatrixAdapter implements ChatAdapter {
     });
     const sync = new SyncLoop({ client, state, log: this.log, secret, timeoutMs: this.options.syncTimeoutMs, handle: (r, initial) => events.handle(r, initial) });
     await sync.start(signal);
-    this.sync = sync;
-    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    this.sync.hold(sync, signal);
     this.log.info({ userId: session.userId, deviceId: session.deviceId }, 'matrix: started');
     return { id: session.userId, displayName };
   }
 
-  async stop(): Promise<void> {
-    const s = this.sync;
-    this.sync = undefined;
-    await s?.stop();
+  stop(): Promise<void> {
+    return this.sync.stop();
   }
 
   private async ownDisplayName(client: MatrixClient, userId: string): Promise<string | undefined> {

@@ -6,6 +6,8 @@
 // and the SDK client makes the requests.
 import type { MatrixClient } from 'matrix-bot-sdk';
 import type { AdapterState } from '../../src/core/adapter-types.js';
+import { sleepUnlessAborted } from '../shared/abortable-sleep.js';
+import type { AdapterLog } from '../shared/adapter-log.js';
 import { call, describe, errcodeOf, MatrixStartupError } from './errors.js';
 import type { RoomEvent } from './parse.js';
 
@@ -32,11 +34,8 @@ export interface StrippedEvent {
   content: Record<string, unknown>;
 }
 
-export interface SyncLog {
-  info(o: object, m?: string): void;
-  warn(o: object, m?: string): void;
-  debug(o: object, m?: string): void;
-}
+/** The adapter's logger. */
+export type SyncLog = AdapterLog;
 
 export interface SyncOptions {
   client: MatrixClient;
@@ -121,7 +120,7 @@ export class SyncLoop {
           const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
           const wait = retryAfter ?? backoff;
           log.warn({ err: describe(err, secret), retryInMs: wait }, 'matrix: /sync failed; retrying');
-          await sleep(wait, signal);
+          await sleepUnlessAborted(wait, signal);
           if (retryAfter === undefined) backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
           continue;
         }
@@ -136,23 +135,10 @@ export class SyncLoop {
         if (signal.aborted) break;
         // The core refused (shutting down, store failing): read the same position again later.
         log.warn({ err: describe(err, secret), retryInMs: backoff }, 'matrix: events were not accepted; they will be read again');
-        await sleep(backoff, signal);
+        await sleepUnlessAborted(backoff, signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
       batch = undefined;
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

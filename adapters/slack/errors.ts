@@ -2,20 +2,15 @@
 // core's scheduler, Slack's transient errors are retried by it, everything else is permanent. Tokens never
 // leave this file in a message: errors are rebuilt from their Slack error code and scrubbed text.
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
+import { redactSecrets } from '../shared/redact.js';
+import { AdapterStartupError } from '../shared/startup-error.js';
 
 /** Why the adapter could not start. */
 export type SlackStartupCode = 'bot_token' | 'app_token' | 'signing_secret' | 'network' | 'listen';
 
 /** A start() failure the operator must act on; the message names the config key. */
-export class SlackStartupError extends Error {
+export class SlackStartupError extends AdapterStartupError<SlackStartupCode> {
   override readonly name = 'SlackStartupError';
-  constructor(
-    readonly code: SlackStartupCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Slack error codes that a retry can fix. */
@@ -23,11 +18,9 @@ const TRANSIENT = new Set(['internal_error', 'fatal_error', 'service_unavailable
 /** Error codes that mean the token itself was refused. */
 export const AUTH_ERRORS = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'no_permission', 'not_allowed_token_type', 'missing_scope']);
 
-/** Replaces every token occurrence with a placeholder. */
+/** Replaces every token occurrence, and anything shaped like a Slack token, with a placeholder. */
 export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s) out = out.split(s).join('<token>');
-  return out.replace(/xox[abprs]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+/g, '<token>');
+  return redactSecrets(text, secrets).replace(/xox[abprs]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+/g, '<token>');
 }
 
 interface WebApiErrorShape {

@@ -3,6 +3,7 @@
 // would be given away. Without a valid token Slack answers 200 with an HTML sign-in page, not the file, so
 // an HTML answer to a non-HTML file is an error rather than an image.
 import { PlatformError } from '../../src/core/adapter-types.js';
+import { downloadCapped } from '../shared/capped-download.js';
 import { scrub } from './errors.js';
 
 /** Largest file fetched, bytes (the loop takes images up to 10 MB). */
@@ -22,13 +23,8 @@ function trusted(url: URL, apiUrl: string): boolean {
   return url.protocol === 'https:' && SLACK_HOSTS.test(url.hostname);
 }
 
-function tooLarge(size: number, max: number): PlatformError {
-  return new PlatformError(`slack file is ${size} bytes; the limit is ${max} bytes`, 'file_too_large', true);
-}
-
 /** GET url_private with the bot token, abortable, refusing foreign hosts, HTML sign-in pages and files over maxBytes. */
 export async function fetchSlackFile(ctx: FileContext, ref: string, signal: AbortSignal): Promise<Buffer> {
-  const max = ctx.maxBytes ?? MAX_FILE_BYTES;
   let url: URL;
   try {
     url = new URL(ref);
@@ -36,32 +32,20 @@ export async function fetchSlackFile(ctx: FileContext, ref: string, signal: Abor
     throw new PlatformError('slack file has no download URL', 'no_url', true);
   }
   if (!trusted(url, ctx.apiUrl)) throw new PlatformError(`slack file URL is not on a Slack host (${url.hostname}); not sending the token there`, 'untrusted_host', true);
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${ctx.token}` }, redirect: 'error', signal });
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new PlatformError(`slack file download failed: ${scrub(err instanceof Error ? err.message : String(err), [ctx.token])}`, 'network', false);
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new PlatformError(`slack file download failed: HTTP ${res.status}`, res.status, res.status < 500);
-  }
-  if ((res.headers.get('content-type') ?? '').startsWith('text/html')) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new PlatformError('slack file download answered with a sign-in page: the bot token lacks files:read or cannot see this file', 'not_authorized', true);
-  }
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(declared, max);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res.body ?? []) {
-    total += chunk.byteLength;
-    if (total > max) throw tooLarge(total, max);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+  return downloadCapped(
+    {
+      what: 'slack file',
+      url,
+      headers: { authorization: `Bearer ${ctx.token}` },
+      // A redirect could lead the token off Slack's hosts.
+      redirect: 'error',
+      maxBytes: ctx.maxBytes ?? MAX_FILE_BYTES,
+      scrub: (text) => scrub(text, [ctx.token]),
+      refuse: (res) =>
+        (res.headers.get('content-type') ?? '').startsWith('text/html')
+          ? new PlatformError('slack file download answered with a sign-in page: the bot token lacks files:read or cannot see this file', 'not_authorized', true)
+          : undefined,
+    },
+    signal,
+  );
 }

@@ -14,6 +14,8 @@ import type {
   OutboundMessage,
   RateBudget,
 } from '../../src/core/adapter-types.js';
+import { SILENT_LOG, type AdapterLog } from '../shared/adapter-log.js';
+import { RunningTransport } from '../shared/running-transport.js';
 import { AUTH_ERRORS, scrub, SlackStartupError, slackErrorCode } from './errors.js';
 import { fetchSlackFile } from './files.js';
 import { measureSlack, SLACK_MAX_TEXT } from './format.js';
@@ -24,11 +26,7 @@ import { InMemoryThreads, StateThreads } from './thread-memory.js';
 import { HttpTransport, SocketTransport } from './transport.js';
 
 /** The logger the adapter writes to (pino-compatible). Tokens never appear in what it logs. */
-export interface SlackLog {
-  info(o: object, m?: string): void;
-  warn(o: object, m?: string): void;
-  debug(o: object, m?: string): void;
-}
+export type SlackLog = AdapterLog;
 
 export interface SlackAdapterOptions {
   /** Bot User OAuth Token (xoxb-…). Never logged, never in an error message. */
@@ -75,7 +73,6 @@ export const DEFAULT_SLACK_RATE: RateBudget = {
 };
 
 export const DEFAULT_API_URL = 'https://slack.com/api/';
-const SILENT: SlackLog = { info() {}, warn() {}, debug() {} };
 
 export class SlackAdapter implements ChatAdapter {
   readonly platform = SLACK_PLATFORM;
@@ -85,16 +82,14 @@ export class SlackAdapter implements ChatAdapter {
   private readonly log: SlackLog;
   private readonly secrets: string[];
   private threads: ThreadMemory;
-  /** Removes the shutdown listener start() hung on its signal. */
-  private detach: (() => void) | undefined;
   /** Events accepted in this process (Slack retries carry the same event_id): skipped before parsing. */
   private readonly accepted = new RecentIds(10 * 60_000, 20_000);
-  private transport: SocketTransport | HttpTransport | undefined;
+  private readonly transport = new RunningTransport<SocketTransport | HttpTransport>();
   private self: SlackSelf | undefined;
 
   constructor(private readonly options: SlackAdapterOptions) {
     this.apiUrl = options.apiUrl ?? DEFAULT_API_URL;
-    this.log = options.log ?? SILENT;
+    this.log = options.log ?? SILENT_LOG;
     this.secrets = [options.botToken, options.appToken ?? '', options.signingSecret ?? ''];
     this.threads = options.threads ?? new InMemoryThreads();
     const mode = options.mode ?? 'socket';
@@ -126,7 +121,8 @@ export class SlackAdapter implements ChatAdapter {
 
   /** The HTTP listener's bound address (http mode, after start). */
   httpAddress(): { address: string; port: number } | undefined {
-    return this.transport instanceof HttpTransport ? this.transport.address() : undefined;
+    const t = this.transport.get();
+    return t instanceof HttpTransport ? t.address() : undefined;
   }
 
   async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
@@ -148,21 +144,13 @@ export class SlackAdapter implements ChatAdapter {
       await transport.stop().catch(() => undefined);
       throw this.transportError(err);
     }
-    this.transport = transport;
-    // Removed again on stop(): a long-lived signal must not collect one listener per start.
-    const onAbort = () => void this.stop();
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.detach = () => signal.removeEventListener('abort', onAbort);
+    this.transport.hold(transport, signal);
     this.log.info({ bot: me.user, team: me.team_id, mode: o.mode ?? 'socket' }, 'slack: started');
     return { id: me.user_id, username: me.user, displayName: me.user };
   }
 
-  async stop(): Promise<void> {
-    this.detach?.();
-    this.detach = undefined;
-    const t = this.transport;
-    this.transport = undefined;
-    await t?.stop();
+  stop(): Promise<void> {
+    return this.transport.stop();
   }
 
   private async whoAmI(): Promise<{ user_id: string; user: string; bot_id?: string; team_id?: string }> {

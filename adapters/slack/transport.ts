@@ -5,6 +5,7 @@
 // event never acknowledged is redelivered by Slack with retry_attempt, which the core deduplicates. Button
 // presses are acknowledged on receipt (the core answers them in the background).
 import { HTTPReceiver, LogLevel, SocketModeReceiver, type App, type Logger, type ReceiverEvent } from '@slack/bolt';
+import { boundAddress, closeServer } from '../shared/http-server.js';
 import type { SlackLog } from './slack-adapter.js';
 
 /** Hands one event_callback body over; resolves once accepted, rejects to leave it unacknowledged. */
@@ -136,8 +137,7 @@ export class HttpTransport {
 
   /** The bound address once listening (useful when port was 0). */
   address(): { address: string; port: number } | undefined {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? { address: a.address, port: a.port } : undefined;
+    return boundAddress(this.server);
   }
 
   async start(): Promise<void> {
@@ -147,10 +147,6 @@ export class HttpTransport {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await closeServer(server);
   }
 }

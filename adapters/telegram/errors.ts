@@ -4,20 +4,15 @@
 // URL (`/bot<token>/method`), so every message that leaves this file is scrubbed.
 import { GrammyError, HttpError } from 'grammy';
 import { PlatformError, PlatformRateLimitError } from '../../src/core/adapter-types.js';
+import { redactSecrets } from '../shared/redact.js';
+import { AdapterStartupError } from '../shared/startup-error.js';
 
 /** Why the adapter could not start. */
 export type TelegramStartupCode = 'unauthorized' | 'conflict' | 'network' | 'webhook';
 
 /** A start() failure the operator must act on (wrong token, a second poller, unreachable API, webhook refused). */
-export class TelegramStartupError extends Error {
+export class TelegramStartupError extends AdapterStartupError<TelegramStartupCode> {
   override readonly name = 'TelegramStartupError';
-  constructor(
-    readonly code: TelegramStartupCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** What a caller does with a failed Bot API call. */
@@ -37,11 +32,7 @@ const QUERY_EXPIRED = /query is too old|query id is invalid/i;
 
 /** Replaces every occurrence of the token (and its URL-encoded form) with a placeholder. */
 export function scrubToken(text: string, token: string): string {
-  if (!token) return text;
-  let out = text.split(token).join('<token>');
-  const encoded = encodeURIComponent(token);
-  if (encoded !== token) out = out.split(encoded).join('<token>');
-  return out;
+  return redactSecrets(text, [token]);
 }
 
 /** A cause safe to attach: same name, scrubbed message, no nested objects that might carry the URL. */

@@ -14,6 +14,8 @@ import type {
   OutboundMessage,
   RateBudget,
 } from '../../src/core/adapter-types.js';
+import { SILENT_LOG, type AdapterLog } from '../shared/adapter-log.js';
+import { RunningTransport } from '../shared/running-transport.js';
 import { forGrammy, scrubToken, TelegramStartupError } from './errors.js';
 import { fetchTelegramFile } from './files.js';
 import { measureTelegram, TELEGRAM_MAX_TEXT } from './format.js';
@@ -23,11 +25,7 @@ import { PollingTransport } from './transport-polling.js';
 import { WebhookTransport, type TelegramWebhookOptions } from './transport-webhook.js';
 
 /** The logger the adapter writes to (pino-compatible). The token never appears in what it logs. */
-export interface TelegramLog {
-  info(o: object, m?: string): void;
-  warn(o: object, m?: string): void;
-  debug(o: object, m?: string): void;
-}
+export type TelegramLog = AdapterLog;
 
 export interface TelegramAdapterOptions {
   /** Bot token from @BotFather. Never logged, never in an error message. */
@@ -54,7 +52,6 @@ export interface TelegramAdapterOptions {
 
 const DEFAULT_API_ROOT = 'https://api.telegram.org';
 const DEFAULT_RATE: RateBudget = { globalPerSecond: 30, privateChatIntervalMs: 1000, groupChatIntervalMs: 3000, groupPerMinute: 20 };
-const SILENT: TelegramLog = { info() {}, warn() {}, debug() {} };
 
 export class TelegramAdapter implements ChatAdapter {
   readonly platform = TELEGRAM_PLATFORM;
@@ -63,13 +60,13 @@ export class TelegramAdapter implements ChatAdapter {
   private readonly token: string;
   private readonly apiRoot: string;
   private readonly log: TelegramLog;
-  private transport: PollingTransport | WebhookTransport | undefined;
+  private readonly transport = new RunningTransport<PollingTransport | WebhookTransport>();
   private self: BotSelf | undefined;
 
   constructor(private readonly options: TelegramAdapterOptions) {
     this.token = options.token;
     this.apiRoot = (options.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, '');
-    this.log = options.log ?? SILENT;
+    this.log = options.log ?? SILENT_LOG;
     this.api = new Api(options.token, { apiRoot: this.apiRoot });
     if ((options.mode ?? 'polling') === 'webhook' && !options.webhook) {
       throw new Error('telegram.mode is webhook but telegram.webhook is missing: give url, secretToken, host, port and path');
@@ -92,11 +89,9 @@ export class TelegramAdapter implements ChatAdapter {
 
   /** The webhook listener's bound address (webhook mode, after start). */
   webhookAddress(): { address: string; port: number } | undefined {
-    return this.transport instanceof WebhookTransport ? this.transport.address() : undefined;
+    const t = this.transport.get();
+    return t instanceof WebhookTransport ? t.address() : undefined;
   }
-
-  /** Removes the shutdown listener start() hung on its signal. */
-  private detach: (() => void) | undefined;
 
   async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
     let me;
@@ -121,21 +116,13 @@ export class TelegramAdapter implements ChatAdapter {
         ? new WebhookTransport({ api: this.api, token: this.token, webhook: this.options.webhook!, log: this.log, handle })
         : new PollingTransport({ api: this.api, token: this.token, timeoutSec: this.options.pollTimeoutSec, log: this.log, handle });
     await transport.start(signal);
-    this.transport = transport;
-    // Removed again on stop(): a long-lived signal must not collect one listener per start.
-    const onAbort = () => void this.stop();
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.detach = () => signal.removeEventListener('abort', onAbort);
+    this.transport.hold(transport, signal);
     this.log.info({ bot: me.username, mode: this.options.mode ?? 'polling' }, 'telegram: started');
     return { id: String(me.id), username: me.username, displayName: me.first_name };
   }
 
-  async stop(): Promise<void> {
-    this.detach?.();
-    this.detach = undefined;
-    const t = this.transport;
-    this.transport = undefined;
-    await t?.stop();
+  stop(): Promise<void> {
+    return this.transport.stop();
   }
 
   /** Parse, then accept. A parse failure is logged and the update dropped (a poison update must not block intake). */

@@ -12,6 +12,7 @@
 import type { Api } from 'grammy';
 import { GrammyError, HttpError } from 'grammy';
 import type { Update } from 'grammy/types';
+import { sleepUnlessAborted } from '../shared/abortable-sleep.js';
 import { forGrammy, scrubToken, TelegramStartupError } from './errors.js';
 import type { TelegramLog } from './telegram-adapter.js';
 
@@ -113,7 +114,7 @@ export class PollingTransport {
           const conflict = err instanceof GrammyError && err.error_code === 409;
           const why = err instanceof GrammyError ? `${err.error_code}: ${err.description}` : err instanceof HttpError ? err.message : String(err);
           log.warn({ err: scrubToken(why, token), retryInMs: backoff }, conflict ? 'telegram: another poller took over (409); retrying' : 'telegram: getUpdates failed; retrying');
-          await sleep(backoff, signal);
+          await sleepUnlessAborted(backoff, signal);
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
           continue;
         }
@@ -124,7 +125,7 @@ export class PollingTransport {
         // The core refused (it is shutting down or its store failed): wait, then fetch from the
         // refused update again so it is offered once more, in order.
         log.warn({ retryInMs: backoff }, 'telegram: an update was not accepted; it stays unconfirmed');
-        await sleep(backoff, signal);
+        await sleepUnlessAborted(backoff, signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       } else {
         backoff = FIRST_BACKOFF_MS;
@@ -175,17 +176,4 @@ export class PollingTransport {
       this.options.log.warn({ err: scrubToken(err instanceof Error ? err.message : String(err), this.options.token) }, 'telegram: could not confirm the last updates; they will be redelivered');
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -3,10 +3,10 @@
 // Requests without the exact secret header are refused before their body is even read.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Api } from 'grammy';
 import { GrammyError } from 'grammy';
 import type { Update } from 'grammy/types';
+import { boundAddress, closeServer } from '../shared/http-server.js';
 import { forGrammy, scrubToken, TelegramStartupError } from './errors.js';
 import type { TelegramLog } from './telegram-adapter.js';
 import { ALLOWED_UPDATES } from './transport-polling.js';
@@ -52,9 +52,8 @@ export class WebhookTransport {
   constructor(private readonly options: WebhookTransportOptions) {}
 
   /** The bound address once listening (useful when port was 0). */
-  address(): AddressInfo | undefined {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a : undefined;
+  address(): { address: string; port: number } | undefined {
+    return boundAddress(this.server);
   }
 
   /** Listens first, then registers the webhook, so the first POST finds us. */
@@ -95,11 +94,7 @@ export class WebhookTransport {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await closeServer(server);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

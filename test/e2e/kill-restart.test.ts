@@ -3,7 +3,6 @@
 // input re-fed (the console's redelivery). Every message must get exactly one reply: none lost, none
 // doubled. A reply whose end the server could not give back must say so instead of pretending.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +11,11 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { defaultAgent } from '../../src/sim/agent.js';
 import { checkReply, gatedSegments, MISSING_NOTE } from '../helpers/reply-check.js';
+import { killDaemons, startDaemon as startChild, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
+import { loopThatReceived, receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const MESSAGES = Array.from({ length: 20 }, (_, i) => `msg ${String(i + 1).padStart(2, '0')} hello`);
 
 /** What the simulator's default agent writes for a message (the ground truth every reply is checked against). */
@@ -32,47 +33,30 @@ beforeAll(async () => {
   // Slow enough deltas that kills land mid-turn; no idle cut so only the kills cut streams.
   sim = await startSimulator({ deltaDelayMs: 40, idleCutMs: null });
   dir = mkdtempSync(join(tmpdir(), 'lb-kill-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    [
-      'loop:',
-      `  baseUrl: ${sim.url}`,
-      `  token: ${sim.token}`,
-      'store:',
-      `  path: ${join(dir, 'store.json')}`,
-      '  flushDelayMs: 10',
-      'access:',
-      '  users: ["console:you"]',
-      'console:',
-      '  user: you',
-      'replies:',
-      '  editIntervalMs: { direct: 100, group: 100 }',
-      'ops:',
-      '  logLevel: warn',
-      '  logFormat: json',
-    ].join('\n'),
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["console:you"] }
+console: { user: you }
+replies: { editIntervalMs: { direct: 100, group: 100 } }
+ops: { logLevel: warn, logFormat: json }`,
   );
 });
 
 afterAll(async () => {
+  await killDaemons();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function startDaemon(input: string[] = MESSAGES, session = 'kill-test'): { child: ChildProcess; output: () => string; exited: Promise<void> } {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], {
-    cwd: ROOT,
-    env: { ...process.env, LOOPBRIDGE_CONSOLE_SESSION: session, LOOPBRIDGE_CONSOLE_MARKERS: '1' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', () => {});
+/** The daemon on the console adapter; output() is its stdout (the console), stderr (logs) is left out. */
+function startDaemon(input: string[] = MESSAGES, session = 'kill-test'): DaemonProcess {
   // The platform redelivers everything not yet acknowledged: re-feed the whole input every time.
-  child.stdin!.write(input.map((m) => `${m}\n`).join(''));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return { child, output: () => out, exited };
+  return startChild(config, {
+    env: { LOOPBRIDGE_CONSOLE_SESSION: session, LOOPBRIDGE_CONSOLE_MARKERS: '1' },
+    stdin: input.map((m) => `${m}\n`).join(''),
+    stderr: false,
+  });
 }
 
 /** Reply message id → { the user message it answers, final text }, over all runs (a reprint of one id is the same message re-rendered). */
@@ -103,14 +87,12 @@ it('SIGKILL at random points during 20 turns: every reply completed exactly once
     const run = startDaemon();
     const at = 700 + Math.random() * 1500;
     await new Promise((r) => setTimeout(r, at));
-    run.child.kill('SIGKILL');
-    await run.exited;
+    await run.stop('SIGKILL');
     outputs.push(run.output());
   }
   const last = startDaemon();
   await waitFor(() => allAnswered([...outputs, last.output()]), 'every message answered in the final run', 150_000);
-  last.child.kill('SIGTERM');
-  await last.exited;
+  await last.stop('SIGTERM');
   outputs.push(last.output());
   const all = [...replies(outputs).values()];
   if (process.env.KILL_TEST_DUMP) writeFileSync(process.env.KILL_TEST_DUMP, outputs.join('\n=====RUN=====\n'));
@@ -124,10 +106,7 @@ it('SIGKILL at random points during 20 turns: every reply completed exactly once
     if (verdict.notes > 0) withNotice++;
   });
   // Each message reached the model exactly once: the idempotency key held across kills and restarts.
-  const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
-  const received: string[] = [];
-  for await (const loop of client.listAllLoops()) received.push(...sim.received(loop.id));
-  await client.close();
+  const received = await receivedByLoops(sim);
   for (const m of MESSAGES) expect(received.filter((r) => r === m), `model received "${m}"`).toHaveLength(1);
   console.log(`kill-restart: ${KILLS} SIGKILLs, ${MESSAGES.length} replies, ${withNotice} with a recovery notice`);
 });
@@ -139,13 +118,9 @@ it('killed while the loop writes, restarted after it wrote more: the reply says 
   const first = startDaemon(input, 'gap-test');
   const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
   try {
-    const loopId = await waitFor(async () => {
-      for await (const loop of client.listAllLoops()) if (sim.received(loop.id).includes(input[0])) return loop.id;
-      return undefined;
-    }, 'the turn to start', 30_000);
+    const loopId = await waitFor(() => loopThatReceived(sim, input[0], client), 'the turn to start', 30_000);
     await waitFor(() => sim.written(loopId).includes('seg03') && sim.listeners(loopId) > 0, 'a few segments written while attached', 30_000);
-    first.child.kill('SIGKILL');
-    await first.exited;
+    await first.stop('SIGKILL');
     await waitFor(() => sim.listeners(loopId) === 0, 'the killed daemon gone from the stream', 30_000);
     // The loop writes on with nobody attached ([IMPL]: nothing of it reaches the snapshot), then waits at the prompt.
     sim.release(turn.downGate);
@@ -154,8 +129,7 @@ it('killed while the loop writes, restarted after it wrote more: the reply says 
     await waitFor(() => sim.listeners(loopId) > 0, 'the restarted daemon following the turn again', 60_000);
     await waitFor(() => client.answerChoice(loopId, turn.gateChoiceId, { allow: true }).then(() => true, () => false), 'the gate opened', 30_000);
     await waitFor(() => [...replies([second.output()]).values()].some((r) => r.to === 'gap-test-1'), 'the resumed reply', 60_000);
-    second.child.kill('SIGTERM');
-    await second.exited;
+    await second.stop('SIGTERM');
     const mine = [...replies([first.output(), second.output()]).values()].filter((r) => r.to === 'gap-test-1');
     expect(mine).toHaveLength(1);
     const text = mine[0].text;

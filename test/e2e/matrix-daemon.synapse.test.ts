@@ -3,17 +3,17 @@
 // into a DM, talks to it, and the daemon is killed (SIGKILL) in the middle of a turn and started again:
 // the reply completes once, old messages get no second turn, and no secret reaches the log.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { MatrixPerson, synapse, uniqueName } from '../helpers/matrix.js';
+import { killDaemons, startDaemon as startChild } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { registerUser, type SynapseAccount } from '../peers/synapse/synapse.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 let sim: Simulator;
 let dir: string;
 let config: string;
@@ -29,48 +29,23 @@ beforeAll(async () => {
   bot = await registerUser(server, uniqueName('daemonbot'), { password: BOT_PASSWORD, displayName: 'Daemon Bot' });
   alice = await MatrixPerson.register(server, 'alice', 'Alice');
   dir = mkdtempSync(join(tmpdir(), 'lb-mx-daemon-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    [
-      'loop:',
-      `  baseUrl: ${sim.url}`,
-      `  token: ${sim.token}`,
-      'store:',
-      `  path: ${join(dir, 'store.json')}`,
-      '  flushDelayMs: 10',
-      'access:',
-      `  users: ["matrix:${alice.userId}"]`,
-      'matrix:',
-      `  homeserverUrl: ${server.url}`,
-      `  userId: "${bot.userId}"`,
-      '  password: ${MATRIX_PASSWORD}',
-      'replies:',
-      '  editIntervalMs: { direct: 100, group: 100 }',
-      'ops:',
-      '  logLevel: debug',
-      '  logFormat: json',
-    ].join('\n'),
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["matrix:${alice.userId}"] }
+matrix: { homeserverUrl: "${server.url}", userId: "${bot.userId}", password: "\${MATRIX_PASSWORD}" }
+replies: { editIntervalMs: { direct: 100, group: 100 } }
+ops: { logLevel: debug, logFormat: json }`,
   );
 });
 
 afterAll(async () => {
+  await killDaemons();
   await sim?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function startDaemon(): { child: ChildProcess; output: () => string; exited: Promise<void> } {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], {
-    cwd: ROOT,
-    env: { ...process.env, MATRIX_PASSWORD: BOT_PASSWORD },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return { child, output: () => out, exited };
-}
+const startDaemon = () => startChild(config, { env: { MATRIX_PASSWORD: BOT_PASSWORD } });
 
 it('a DM through the daemon: invited, answers, survives SIGKILL mid-turn with one reply (complete, or saying what is missing), keeps its login and secrets', { timeout: 120_000 }, async () => {
   const outputs: string[] = [];
@@ -86,8 +61,7 @@ it('a DM through the daemon: invited, answers, survives SIGKILL mid-turn with on
 
   await alice.say(dm, 'slow 6');
   await waitFor(async () => ((await shown()).some((m) => m.body.includes('tick 1/6')) ? true : undefined), 'the slow turn to show', 20_000);
-  run.child.kill('SIGKILL');
-  await run.exited;
+  await run.stop('SIGKILL');
   outputs.push(run.output());
 
   run = startDaemon();
@@ -97,8 +71,7 @@ it('a DM through the daemon: invited, answers, survives SIGKILL mid-turn with on
     throw new Error(`${String(err)}\n--- daemon output after the restart ---\n${run.output().slice(-4000)}`);
   });
   const final = (await shown()).find((m) => m.body.includes('tick 1/6'))!;
-  run.child.kill('SIGTERM');
-  await run.exited;
+  await run.stop('SIGTERM');
   outputs.push(run.output());
 
   const messages = await shown();

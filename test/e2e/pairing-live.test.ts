@@ -1,17 +1,16 @@
 // `loopbridge pairing approve` while the daemon runs, as an operator does it: the daemon and the CLI are real
 // child processes, Telegram is the Bot API fake and the loop server the simulator, all on 127.0.0.1.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
+import { killDaemons, runCli, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin/loopbridge.mjs');
 const zoe = { id: 5151, first_name: 'Zoe' };
 const zoeDm = { id: zoe.id, type: 'private' as const, first_name: 'Zoe' };
 const yan = { id: 6262, first_name: 'Yan' };
@@ -21,20 +20,10 @@ let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
 let config: string;
-let daemon: ChildProcess;
-let logs = '';
+let daemon: DaemonProcess;
 
-/** Runs the CLI as a child process (asynchronously: the fake and the simulator live in this process). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** The CLI against this daemon's config (asynchronously: the fake and the simulator live in this process). */
+const cli = (args: string[]) => runCli([...args, '--config', config]);
 
 const texts = (chatId: number) => fake.botMessages(chatId).map((m) => m.text ?? '');
 const botSays = (chatId: number, re: RegExp) => waitFor(() => texts(chatId).find((t) => re.test(t)), `a bot message matching ${re}`, 20_000);
@@ -45,28 +34,19 @@ beforeAll(async () => {
   fake.addChat(zoeDm);
   fake.addChat(yanDm);
   dir = mkdtempSync(join(tmpdir(), 'lb-pair-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { dm: pairing }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { dm: pairing }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: info, logFormat: json }
-`,
+ops: { logLevel: info, logFormat: json }`,
   );
-  daemon = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  daemon.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  daemon = startDaemon(config);
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  if (daemon.exitCode === null) {
-    const exited = new Promise((r) => daemon.once('exit', r));
-    daemon.kill('SIGKILL');
-    await exited;
-  }
+  await killDaemons();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -99,15 +79,13 @@ it('pairing approve while the daemon runs lets that person in at once; deny keep
   expect(texts(yanDm.id).some((t) => /Echo/.test(t))).toBe(false);
 
   // The approval is the daemon's own state: it survives its shutdown, and no pairing code was ever logged.
-  const exited = new Promise<number | null>((r) => daemon.once('exit', (c) => r(c)));
-  daemon.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  expect(await daemon.stop('SIGTERM')).toBe(0);
   const saved = readFileSync(join(dir, 'store.json'), 'utf8');
   expect(saved).toContain(`paired/telegram:${zoe.id}`);
   expect(saved).not.toContain(`paired/telegram:${yan.id}`);
-  expect(logs).toContain('pairing approved');
-  expect(logs).not.toContain(code);
-  expect(logs).not.toContain(yanCode);
+  expect(daemon.output()).toContain('pairing approved');
+  expect(daemon.output()).not.toContain(code);
+  expect(daemon.output()).not.toContain(yanCode);
   const listedAfter = await cli(['pairing', 'list']);
   expect(listedAfter.stdout).toMatch(new RegExp(`approved:\\n  telegram:${zoe.id}\\n`));
 });

@@ -1,50 +1,28 @@
 // Issue 8's acceptance, tried as a new user would: `loopbridge start --config` as a child process in Socket
 // Mode, with the loop simulator and the Slack fake (Slack's limits enforced) on 127.0.0.1.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ANN, ANN_DM, BOB, mention, seedWorkspace, slackVisible, TEAM_CHANNEL } from '../helpers/slack.js';
+import { DaemonRuns } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
+import { receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../peers/fake-slack.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
 
 let sim: Simulator;
 let fake: FakeSlack;
 let dir: string;
 let config: string;
-let daemon: ChildProcess;
-let logs = '';
-
-function startDaemon(): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  return child;
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill(signal);
-  await exited;
-}
+/** The daemon's runs in this file (restarts included). */
+let daemon: DaemonRuns;
 
 const visible = (channel: string, thread?: string) => fake.botMessages(channel, thread).map((m) => fake.visible(m));
 function botMessage(channel: string, re: RegExp, thread?: string): Promise<StoredMessage> {
   return waitFor(() => fake.botMessages(channel, thread).find((m) => re.test(fake.visible(m))), `bot message ${re}`, 60_000);
-}
-
-async function received(): Promise<string[]> {
-  const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
-  const out: string[] = [];
-  for await (const loop of client.listAllLoops()) out.push(...sim.received(loop.id));
-  await client.close();
-  return out;
 }
 
 beforeAll(async () => {
@@ -52,22 +30,20 @@ beforeAll(async () => {
   fake = await startFakeSlack(); // Slack's published limits enforced
   seedWorkspace(fake);
   dir = mkdtempSync(join(tmpdir(), 'lb-slack-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["slack:${ANN}"] }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["slack:${ANN}"] }
 slack: { botToken: "${fake.botToken}", appToken: "${fake.appToken}", apiUrl: "${fake.url}" }
-ops: { logLevel: warn, logFormat: json }
-`,
+ops: { logLevel: warn, logFormat: json }`,
   );
-  daemon = startDaemon();
+  daemon = new DaemonRuns(config);
+  daemon.start();
   await waitFor(() => fake.socketsOpen() > 0, 'socket', 30_000);
 });
 
 afterAll(async () => {
-  await stop(daemon, 'SIGTERM');
+  await daemon?.stop();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -89,7 +65,7 @@ describe('slack through the daemon (Socket Mode)', { timeout: 120_000 }, () => {
     fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: 'follow-up without a mention', threadTs: m.ts });
     await botMessage(TEAM_CHANNEL, /Echo: follow-up without a mention/, m.ts);
     expect(await chatter.acked).toBe(true);
-    const r = await received();
+    const r = await receivedByLoops(sim);
     expect(r.filter((x) => x === 'hello team')).toHaveLength(1);
     expect(r).not.toContain('nothing for the bot');
     expect(fake.botMessages(TEAM_CHANNEL).every((x) => x.thread_ts === m.ts)).toBe(true);
@@ -130,7 +106,7 @@ describe('slack through the daemon (Socket Mode)', { timeout: 120_000 }, () => {
     fake.userMessage({ channel: ANN_DM, user: ANN, text: 'and then this' });
     await botMessage(ANN_DM, /Echo: and then this/);
     expect(visible(ANN_DM).filter((t) => t.includes('Echo: only once please'))).toHaveLength(1);
-    const r = await received();
+    const r = await receivedByLoops(sim);
     expect(r.filter((x) => x === 'only once please')).toHaveLength(1);
     expect(r).not.toContain('let me in');
   });
@@ -142,26 +118,24 @@ describe('slack through the daemon (Socket Mode)', { timeout: 120_000 }, () => {
     // no idempotency key). What the loop writes while no daemon listens is absent from the server's
     // snapshot, so the reply must end complete or say plainly what is missing.
     await botMessage(ANN_DM, /^tick 1\/5\ntick 2\/5/);
-    await stop(daemon, 'SIGKILL');
-    daemon = startDaemon();
+    await daemon.restart('SIGKILL');
     const reply = await waitFor(() => fake.botMessages(ANN_DM).find((m) => /^tick 1\/5/.test(fake.visible(m)) && /tick 5\/5|may be missing/.test(fake.visible(m))), 'finished reply', 60_000);
     expect(visible(ANN_DM).filter((t) => /^tick 1\/5/.test(t))).toHaveLength(1);
     const ticks = fake.visible(reply).match(/tick \d\/5/g)!;
     // In order and none doubled; a hole only with the plain note.
     expect(ticks).toEqual([...new Set(ticks)].sort());
     if (ticks.length < 5) expect(fake.visible(reply)).toMatch(/may be missing/);
-    expect((await received()).filter((x) => x === 'slow 5')).toHaveLength(1);
-    expect(logs).not.toContain(fake.botToken);
-    expect(logs).not.toContain(fake.appToken);
-    expect(logs).not.toContain(sim.token);
+    expect((await receivedByLoops(sim)).filter((x) => x === 'slow 5')).toHaveLength(1);
+    expect(daemon.output()).not.toContain(fake.botToken);
+    expect(daemon.output()).not.toContain(fake.appToken);
+    expect(daemon.output()).not.toContain(sim.token);
   });
 
   it('after that restart, a follow-up in a thread the bot joined before still needs no mention', async () => {
     // The threads the bot posted in live in the core's adapter state (the store), not in the process.
     const root = fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: mention(fake, 'before the restart') });
     await botMessage(TEAM_CHANNEL, /Echo: before the restart/, root.ts);
-    await stop(daemon, 'SIGTERM');
-    daemon = startDaemon();
+    await daemon.restart('SIGTERM');
     fake.userMessage({ channel: TEAM_CHANNEL, user: ANN, text: 'after the restart, no mention', threadTs: root.ts });
     await botMessage(TEAM_CHANNEL, /Echo: after the restart, no mention/, root.ts);
   });

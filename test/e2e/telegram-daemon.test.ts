@@ -1,7 +1,6 @@
 // Issue 4's acceptance, tried as a new user would: `loopbridge start --config` as a child process, with the
 // loop simulator and the Telegram Bot API fake (limits enforced) on 127.0.0.1.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +10,11 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
 import { checkReply, gatedSegments, MISSING_NOTE } from '../helpers/reply-check.js';
+import { DaemonRuns } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
+import { loopThatReceived, receivedByLoops } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const bob = { id: 5151, first_name: 'Bob', username: 'bob' };
 const group = { id: -100555, type: 'supergroup' as const, title: 'Team' };
 const forum = { id: -100666, type: 'supergroup' as const, title: 'Forum', is_forum: true };
@@ -22,21 +23,8 @@ let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
 let config: string;
-let daemon: ChildProcess;
-let logs = '';
-
-function startDaemon(): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  return child;
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill(signal);
-  await exited;
-}
+/** The daemon's runs in this file (restarts included). */
+let daemon: DaemonRuns;
 
 const bot = (chatId: number, threadId?: number) => fake.botMessages(chatId, threadId);
 const botTexts = (chatId: number, threadId?: number) => bot(chatId, threadId).map((m) => m.text ?? '');
@@ -56,38 +44,26 @@ function storeHoldsRef(messageId: string): boolean {
   }
 }
 
-function loopsReceived(): Promise<string[]> {
-  return (async () => {
-    const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
-    const out: string[] = [];
-    for await (const loop of client.listAllLoops()) out.push(...sim.received(loop.id));
-    await client.close();
-    return out;
-  })();
-}
-
 beforeAll(async () => {
   sim = await startSimulator({ deltaDelayMs: 30 });
   fake = await startFakeTelegram(); // Telegram's limits enforced: 30/s, ~1/s per chat, 20/min per group
   for (const c of [annDm, group, forum]) fake.addChat(c);
   dir = mkdtempSync(join(tmpdir(), 'lb-tg-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}"] }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["telegram:${ann.id}"] }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: warn, logFormat: json }
-`,
+ops: { logLevel: warn, logFormat: json }`,
   );
-  daemon = startDaemon();
+  daemon = new DaemonRuns(config);
+  daemon.start();
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  if (process.env.TG_E2E_DUMP) writeFileSync(process.env.TG_E2E_DUMP, logs + "\n" + JSON.stringify(fake.calls.slice(-25).map((c) => [c.method, c.at, c.status, c.error, c.method === "getUpdates" ? JSON.stringify(c.params) : ""]), null, 0));
-  await stop(daemon, 'SIGTERM');
+  if (process.env.TG_E2E_DUMP) writeFileSync(process.env.TG_E2E_DUMP, daemon.output() + "\n" + JSON.stringify(fake.calls.slice(-25).map((c) => [c.method, c.at, c.status, c.error, c.method === "getUpdates" ? JSON.stringify(c.params) : ""]), null, 0));
+  await daemon?.stop();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -174,14 +150,14 @@ describe('telegram through the daemon', () => {
     fake.userMessage({ chat: annDm, from: ann, text: 'and then this' });
     await botMessage(annDm.id, /Echo: and then this/);
     expect(botTexts(annDm.id).filter((t) => t.includes('Echo: only once please'))).toHaveLength(1);
-    expect((await loopsReceived()).filter((r) => r === 'only once please')).toHaveLength(1);
+    expect((await receivedByLoops(sim)).filter((r) => r === 'only once please')).toHaveLength(1);
   });
 
   it('a stranger in a private chat is refused, and nothing reaches a loop', async () => {
     const bobDm = { id: bob.id, type: 'private' as const, first_name: 'Bob' };
     fake.userMessage({ chat: bobDm, from: bob, text: 'let me in' });
     await botMessage(bobDm.id, /private/);
-    expect((await loopsReceived()).includes('let me in')).toBe(false);
+    expect((await receivedByLoops(sim)).includes('let me in')).toBe(false);
   });
 
   it('a 429 from Telegram is waited out and the reply still arrives once; the budget caused no other 429', async () => {
@@ -243,8 +219,7 @@ describe('telegram through the daemon', () => {
     // accepting a send and the store recording it could post that message twice: no Bot API call makes a
     // send idempotent.)
     await waitFor(() => storeHoldsRef(String(live.message_id)), 20_000);
-    await stop(daemon, 'SIGKILL');
-    daemon = startDaemon();
+    await daemon.restart('SIGKILL');
     // Final: the last tick shown, or the turn over with the note (Stop button gone) if it ended while down.
     const reply = await waitFor(
       () => bot(annDm.id).find((m) => /^tick 1\/5/.test(m.text ?? '') && (/tick 5\/5/.test(m.text ?? '') || (/may be missing/.test(m.text ?? '') && !JSON.stringify(m.reply_markup ?? {}).includes('callback_data')))),
@@ -254,8 +229,8 @@ describe('telegram through the daemon', () => {
     // Complete, or (when the restart took longer than a tick) saying so, with what it shows in order.
     const written = Array.from({ length: 5 }, (_, i) => `tick ${i + 1}/5\n`).join('');
     expect(checkReply(reply.text ?? '', written).problem).toBeUndefined();
-    expect(logs).not.toContain(fake.token);
-    expect(logs).not.toContain(sim.token);
+    expect(daemon.output()).not.toContain(fake.token);
+    expect(daemon.output()).not.toContain(sim.token);
   });
 
   it('killed while the loop writes, restarted after it wrote more: the final message says plainly that a part is missing', { timeout: 150_000 }, async () => {
@@ -264,20 +239,17 @@ describe('telegram through the daemon', () => {
     fake.userMessage({ chat: annDm, from: ann, text: 'thirty segments please' });
     const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
     try {
-      const loopId = await waitFor(async () => {
-        for await (const loop of client.listAllLoops()) if (sim.received(loop.id).includes('thirty segments please')) return loop.id;
-        return undefined;
-      }, 30_000);
+      const loopId = await waitFor(() => loopThatReceived(sim, 'thirty segments please', client), 30_000);
       const live = await waitFor(() => bot(annDm.id).find((m) => /^seg01 seg02/.test(m.text ?? '')), 30_000);
       // Once the store holds the live message (a kill between Telegram's answer and that write could post it twice).
       await waitFor(() => storeHoldsRef(String(live.message_id)), 30_000);
       await waitFor(() => sim.written(loopId).includes('seg03'), 30_000); // held there until released
-      await stop(daemon, 'SIGKILL');
+      await daemon.current.stop('SIGKILL');
       await waitFor(() => sim.listeners(loopId) === 0, 30_000);
       // The loop writes on with nobody attached ([IMPL]: none of it reaches the snapshot), then waits at the prompt.
       sim.release(turn.downGate);
       await waitFor(() => sim.written(loopId).includes('seg12'), 30_000);
-      daemon = startDaemon();
+      daemon.start();
       await waitFor(() => sim.listeners(loopId) > 0, 60_000);
       await waitFor(() => client.answerChoice(loopId, turn.gateChoiceId, { allow: true }).then(() => true, () => false), 30_000);
       const reply = await waitFor(() => bot(annDm.id).find((m) => m.message_id === live.message_id && /seg30/.test(m.text ?? '') && !JSON.stringify(m.reply_markup ?? {}).includes('callback_data')), 60_000);

@@ -1,8 +1,7 @@
 // Issue 13's acceptance, tried as a new user would on Telegram: `loopbridge start` as a child process, the
 // Bot API fake (limits enforced) and the loop simulator on 127.0.0.1.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,56 +9,31 @@ import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 import { freePort } from '../helpers/net.js';
 import { ann, annDm } from '../helpers/telegram.js';
+import { killDaemons, startDaemon as startChild, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const group = { id: -100909, type: 'supergroup' as const, title: 'Team' };
 const mallory = { id: 3131, first_name: 'Mallory' };
 
 let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
-const running = new Set<ChildProcess>();
-
-interface Daemon {
-  child: ChildProcess;
-  logs: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDaemon(name: string, o: { loopToken?: string; httpPort?: number } = {}): Daemon {
-  const config = join(dir, `${name}.yaml`);
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${o.loopToken ?? sim.token}" }
-store: { path: "${join(dir, `${name}.json`)}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}"], groups: ["telegram:${group.id}"] }
+function startDaemon(name: string, o: { loopToken?: string; httpPort?: number } = {}): DaemonProcess {
+  const config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["telegram:${ann.id}"], groups: ["telegram:${group.id}"] }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: info, logFormat: json${o.httpPort ? `, httpPort: ${o.httpPort}` : ''} }
-`,
+ops: { logLevel: info, logFormat: json${o.httpPort ? `, httpPort: ${o.httpPort}` : ''} }`,
+    { file: `${name}.yaml`, store: `${name}.json`, loopToken: o.loopToken },
   );
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  running.add(child);
-  const exited = new Promise<number | null>((r) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      r(code);
-    }),
-  );
-  return { child, logs: () => logs, exited };
+  return startChild(config);
 }
 
 /** Waits until the daemon polls Telegram (it is up), counting from `since` calls. */
 async function polling(since: number): Promise<void> {
   await waitFor(() => fake.calls.slice(since).some((c) => c.method === 'getUpdates'), 'the daemon to poll', 20_000);
-}
-
-async function stop(d: Daemon): Promise<number | null> {
-  d.child.kill('SIGTERM');
-  return d.exited;
 }
 
 /** The phase of the turn recorded in a daemon's store file (what it would resume after a restart). */
@@ -84,7 +58,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of running) c.kill('SIGKILL');
+  await killDaemons();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -111,7 +85,7 @@ describe('tried as a new user would on Telegram', () => {
       expect(texts(annDm.id).filter((t) => t.startsWith('tick 1/3'))).toEqual(['tick 1/3\ntick 2/3\ntick 3/3']);
       expect(texts(annDm.id).some((t) => /loop server/.test(t))).toBe(false);
     } finally {
-      expect(await stop(d)).toBe(0);
+      expect(await d.stop()).toBe(0);
     }
   });
 
@@ -132,7 +106,7 @@ describe('tried as a new user would on Telegram', () => {
 
     const again = startDaemon('b');
     await botSays(annDm.id, /Echo: into the void/);
-    expect(await stop(again)).toBe(0);
+    expect(await again.stop()).toBe(0);
   });
 
   it('a revoked loop token loses no message: people are told once, /healthz says degraded, and both are answered once the token works', async () => {
@@ -151,9 +125,9 @@ describe('tried as a new user would on Telegram', () => {
     }, 'both messages kept');
     expect(health).toMatchObject({ status: 'degraded', problems: [{ kind: 'auth', code: 'missing_credentials' }] });
     expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^loop_auth_ok 0$/m);
-    expect(d.logs()).toContain('the loop server refuses our token');
-    expect(d.logs()).not.toContain(revoked);
-    expect(await stop(d)).toBe(0);
+    expect(d.output()).toContain('the loop server refuses our token');
+    expect(d.output()).not.toContain(revoked);
+    expect(await d.stop()).toBe(0);
 
     // The operator puts a working token in the config and restarts: the kept messages are answered, in order.
     const fixed = startDaemon('c', { httpPort: port });
@@ -162,6 +136,6 @@ describe('tried as a new user would on Telegram', () => {
     expect(after.filter((t) => /refusing this bridge's credentials/.test(t))).toHaveLength(1);
     expect(after.some((t) => /refused this message/.test(t))).toBe(false);
     expect(after.findIndex((t) => /Echo: kept while revoked 1/.test(t))).toBeLessThan(after.findIndex((t) => /Echo: kept while revoked 2/.test(t)));
-    expect(await stop(fixed)).toBe(0);
+    expect(await fixed.stop()).toBe(0);
   });
 });

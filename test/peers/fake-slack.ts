@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Delivery, type PendingEvent, type Transport } from './fake-slack/delivery.js';
+import { dropConnection, FaultQueue } from './fake-http.js';
 import { encodeDelivery, HttpDelivery, signRequest } from './fake-slack/http-delivery.js';
 import { mergeLimits, MethodLimits } from './fake-slack/limits.js';
 import { methods, SlackApiError, type MethodContext } from './fake-slack/methods.js';
@@ -101,7 +102,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   ws.addUser(bot.userId, bot.name, true);
   const limits = options.limits === false ? undefined : new MethodLimits(mergeLimits(options.limits), clock);
   const calls: CallRecord[] = [];
-  const faults: Array<{ methods: string[]; failure: FakeFailure }> = [];
+  const faults = new FaultQueue<FakeFailure>();
   const formatProblems: Array<{ ts: string; problem: string }> = [];
   const streamStarted = new Map<string, number>();
   const sentEvents = new Map<string, PendingEvent>();
@@ -162,14 +163,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const handler = methods[method];
     if (!handler) return answer(res, record, 200, { ok: false, error: 'unknown_method' });
 
-    const fault = faults.findIndex((f) => f.methods.includes(method));
-    if (fault >= 0) {
-      const { failure } = faults.splice(fault, 1)[0];
-      if ('network' in failure) {
-        record.error = 'network';
-        req.socket.destroy();
-        return;
-      }
+    const failure = faults.take(method);
+    if (failure) {
+      if ('network' in failure) return dropConnection(req, record);
       if ('retryAfterSec' in failure) return answer(res, record, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(failure.retryAfterSec) });
       return answer(res, record, 'status' in failure ? failure.status : 200, { ok: false, error: failure.error });
     }
@@ -336,7 +332,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
 
     failNext(method, failure, times = 1) {
-      for (let i = 0; i < times; i++) faults.push({ methods: Array.isArray(method) ? method : [method], failure });
+      faults.add(Array.isArray(method) ? method : [method], failure, times);
     },
 
     setRequestUrl(url) {

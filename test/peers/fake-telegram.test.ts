@@ -4,6 +4,7 @@ import { Api, Bot, GrammyError, HttpError, InputFile, webhookCallback } from 'gr
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeTelegramOptions, type FakeUser } from './fake-telegram.js';
 import { waitFor } from '../helpers/wait.js';
+import { rejection } from '../helpers/rejection.js';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice', username: 'alice_w' };
 const dm: FakeChat = { id: 1001, type: 'private', first_name: 'Alice', username: 'alice_w' };
@@ -48,14 +49,7 @@ async function raw(method: string, body: Record<string, unknown>, token = fake.t
   return { status: res.status, json: await res.json() };
 }
 
-async function apiError(p: Promise<unknown>): Promise<GrammyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(GrammyError);
-  return err as GrammyError;
-}
+const apiError = (p: Promise<unknown>) => rejection(p, GrammyError);
 
 describe('routing', () => {
   it('answers 401 for a wrong token and 404 for an unknown method, Bot-API-shaped', async () => {

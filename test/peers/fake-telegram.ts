@@ -3,6 +3,7 @@
 // Point grammy at it with `new Bot(fake.token, { client: { apiRoot: fake.apiRoot } })`.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dropConnection, FaultQueue } from './fake-http.js';
 import { ApiError } from './fake-telegram/api-error.js';
 import { botMethods } from './fake-telegram/bot-methods.js';
 import { autoEntities } from './fake-telegram/auto-entities.js';
@@ -47,7 +48,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
   };
   const limits = options.limits === false ? undefined : new RateLimits(options.limits ?? {}, clock);
   const calls: CallRecord[] = [];
-  const faults: Array<{ methods: string[]; failure: FakeFailure }> = [];
+  const faults = new FaultQueue<FakeFailure>();
   let tooMany = 0;
   let callbackSeq = 0;
   let closing: Promise<void> | undefined;
@@ -93,14 +94,9 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     if (callToken !== token) return reply(res, record, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
 
     const key = method.toLowerCase();
-    const fault = faults.findIndex((f) => f.methods.includes(key));
-    if (fault >= 0) {
-      const { failure } = faults.splice(fault, 1)[0];
-      if ('network' in failure) {
-        record.error = 'network';
-        req.socket.destroy();
-        return;
-      }
+    const failure = faults.take(key);
+    if (failure) {
+      if ('network' in failure) return dropConnection(req, record);
       if ('hang' in failure) {
         // Never answered: the socket stays open until the client gives up or the fake closes.
         record.error = 'hang';
@@ -225,8 +221,7 @@ export async function startFakeTelegram(options: FakeTelegramOptions = {}): Prom
     },
 
     failNext(method, failure, times = 1) {
-      const methods = (Array.isArray(method) ? method : [method]).map((m) => m.toLowerCase());
-      for (let i = 0; i < times; i++) faults.push({ methods, failure });
+      faults.add((Array.isArray(method) ? method : [method]).map((m) => m.toLowerCase()), failure, times);
     },
 
     messages: chatMessages,

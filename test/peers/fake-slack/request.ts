@@ -1,20 +1,14 @@
 // Web API request bodies as Slack takes them: form-encoded (nested values as JSON strings, which is what
 // @slack/web-api sends) or JSON; the token from `Authorization: Bearer` or a `token` argument.
 import type { IncomingMessage } from 'node:http';
+import { readBodyCapped } from '../fake-http.js';
 
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 export class BadRequest extends Error {}
 
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BadRequest('request too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+export function readBody(req: IncomingMessage): Promise<Buffer> {
+  return readBodyCapped(req, MAX_BODY_BYTES, () => new BadRequest('request too large'));
 }
 
 /** Arguments of a Web API call; form values that look like JSON arrays/objects are decoded. */

@@ -1,6 +1,7 @@
 // Reads a Bot API request into raw parameters plus uploaded files. JSON keeps its types; urlencoded and
 // multipart give strings, which `params.ts` coerces per field the way the real server does.
 import type { IncomingMessage } from 'node:http';
+import { readBodyCapped } from '../fake-http.js';
 import { badRequest } from './api-error.js';
 
 export interface UploadedFile {
@@ -19,21 +20,10 @@ export interface ParsedRequest {
 /** Largest body accepted, bytes (the real server takes 50 MB uploads). */
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
 
-async function readAll(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 export async function parseRequest(req: IncomingMessage, query: URLSearchParams): Promise<ParsedRequest> {
   const params: Record<string, unknown> = Object.fromEntries(query);
   const files = new Map<string, UploadedFile>();
-  const body = await readAll(req);
+  const body = await readBodyCapped(req, MAX_BODY_BYTES, () => new Error('request body too large'));
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   if (body.length === 0) return { params, files };
   if (type.startsWith('application/json')) {
