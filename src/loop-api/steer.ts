@@ -93,6 +93,8 @@ async function openWatch(client: LoopClient, loopId: string, signal: AbortSignal
 export async function steerTurn(client: LoopClient, loopId: string, input: SendMessageInput, o: SteerOptions): Promise<SteerOutcome> {
   const signal = o.signal ?? new AbortController().signal;
   const pollMs = o.pollIntervalMs ?? 1_000;
+  const giveUpAfterMs = o.giveUpAfterMs ?? 120_000;
+  let lastContact = Date.now();
   const throwIfAborted = () => {
     if (signal.aborted) throw transportError('aborted', 'steer', signal.reason);
   };
@@ -115,6 +117,10 @@ export async function steerTurn(client: LoopClient, loopId: string, input: SendM
           if (err instanceof LoopApiError && !err.retryable) throw err;
           return undefined; // transient: ask again at the next quiet tick
         });
+        if (loop) lastContact = Date.now();
+        else if (Date.now() - lastContact > giveUpAfterMs) {
+          throw new LoopTransportError({ code: 'timeout', message: `steer: no contact with the server for ${giveUpAfterMs} ms`, retryable: true });
+        }
         if (!loop || (loop.queue_depth ?? 0) > 0) continue; // still waiting for the running turn's next step
         if (!ended) return { kind: 'taken-in' };
         // It runs as its own turn but we never saw it start: follow it as after a cut.
@@ -131,6 +137,7 @@ export async function steerTurn(client: LoopClient, loopId: string, input: SendM
         continue;
       }
       reopens = 0;
+      lastContact = Date.now();
       watch.pending = watch.it.next();
       const ev: LoopEvent = r.value;
       if (ev.type === 'sdk_message' && ev.userText === input.content) {
