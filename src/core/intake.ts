@@ -12,7 +12,7 @@ import type { Mirrors } from './mirror.js';
 import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
 import { keys, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
-import { whileBusyFor, type WhileBusy } from './steering.js';
+import { whileBusyFor, type WhileBusy, type WhileBusyDefaults } from './while-busy.js';
 import type { Store } from '../store/store.js';
 import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
@@ -48,9 +48,12 @@ const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export class Intake {
   private readonly patterns: RegExp[];
+  /** What plain messages do while busy where a conversation sets nothing (bindings plug in here). */
+  private readonly whileBusyDefaults: WhileBusyDefaults;
 
   constructor(private readonly deps: IntakeDeps) {
     this.patterns = deps.routing.mentionPatterns.map((p) => new RegExp(p, 'i'));
+    this.whileBusyDefaults = { routing: deps.routing.whileBusy };
   }
 
   async accept(outlet: Outlet, event: InboundEvent): Promise<void> {
@@ -150,7 +153,7 @@ export class Intake {
         client: this.deps.client,
         isAdmin: this.deps.access.isAdmin(user),
         defaultMode: this.deps.defaultMode,
-        whileBusyDefault: routing.whileBusy,
+        whileBusy: this.whileBusyDefaults,
       });
       return;
     }
@@ -221,7 +224,7 @@ export class Intake {
       const turn = await this.deps.store.get<TurnRecord>(keys.turn(convKey));
       if (turn?.itemId === running.itemId && turn.chunks.some((c) => c.ref.messageId === msg.replyToMessageId)) return true;
     }
-    return whileBusyFor(await this.deps.sessions.conversation(msg.conversation), this.deps.routing.whileBusy ?? 'queue') === 'steer';
+    return whileBusyFor(await this.deps.sessions.conversation(msg.conversation), this.whileBusyDefaults).value === 'steer';
   }
 
   private async mayUse(isDirect: boolean, conv: InboundMessage['conversation'], user: string): Promise<boolean> {

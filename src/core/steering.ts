@@ -16,21 +16,10 @@ import type { Store } from '../store/store.js';
 import { classifyTurnFailure } from './failure-kind.js';
 import { messageImages } from './message-images.js';
 import type { Outlet } from './outlet.js';
-import { keys, type ChoiceRecord, type ConversationRecord, type QueuedMessage, type SteerPhase, type TurnRecord } from './state.js';
-
-/** What a plain message does while a turn runs in its conversation: wait for the turn's end, or steer it. */
-export type WhileBusy = 'queue' | 'steer';
+import { keys, type ChoiceRecord, type QueuedMessage, type SteerPhase, type TurnRecord } from './state.js';
 
 /** The acknowledgement a steering message gets once the loop server holds it. */
 export const STEER_ACK = '↪️ Sent into the running turn';
-
-/**
- * The effective `whileBusy` of a conversation: its own override (/whilebusy), else its binding's, else
- * `routing.whileBusy`. The one place this is decided.
- */
-export function whileBusyFor(conv: Pick<ConversationRecord, 'whileBusy'>, routingDefault: WhileBusy, binding?: { whileBusy?: WhileBusy }): WhileBusy {
-  return conv.whileBusy ?? binding?.whileBusy ?? routingDefault;
-}
 
 export interface SteeringDeps {
   client: LoopClient;
