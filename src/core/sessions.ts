@@ -17,6 +17,7 @@ import type { Outlet } from './outlet.js';
 import { keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
 import { Steering, type SteerTurn } from './steering.js';
 import type { TurnRunner } from './turn-runner.js';
+import { pause } from './pause.js';
 
 export interface SessionDeps {
   client: LoopClient;
@@ -181,7 +182,7 @@ export class Sessions {
           continue;
         }
         const retryAfter = 'retryAfterMs' in failure ? (failure.retryAfterMs ?? 0) : 0;
-        await sleep(Math.max(delay, retryAfter), this.abort.signal);
+        await pause(Math.max(delay, retryAfter), this.abort.signal);
         delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
       }
     }
@@ -368,14 +369,4 @@ export class Sessions {
   async notify(outlet: Outlet, conversation: ConversationRef, text: string): Promise<void> {
     await outlet.send(conversation, { text }).catch((err) => this.deps.log.warn({ err: String(err) }, 'could not send a notice'));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

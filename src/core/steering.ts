@@ -17,6 +17,7 @@ import { classifyTurnFailure } from './failure-kind.js';
 import { messageImages } from './message-images.js';
 import type { Outlet } from './outlet.js';
 import { keys, type ChoiceRecord, type QueuedMessage, type SteerPhase, type TurnRecord } from './state.js';
+import { pause } from './pause.js';
 
 /** The acknowledgement a steering message gets once the loop server holds it. */
 export const STEER_ACK = '↪️ Sent into the running turn';
@@ -220,7 +221,7 @@ export class Steering {
         }
         if (failure.kind === 'loop-blocked') return; // the conversation's next turn says what to do
         log.warn({ convKey: input.convKey, err: why }, 'sending a steering message failed; retrying while the turn runs');
-        await Promise.race([sleepFor(delay, input.signal), turn.wait()]);
+        await Promise.race([pause(delay, input.signal), turn.wait()]);
         delay = Math.min(delay * 2, 30_000);
       }
     }
@@ -282,14 +283,4 @@ export class Steering {
     const choice = token ? await this.deps.store.get<ChoiceRecord>(keys.choice(token)) : undefined;
     return choice?.state === 'pending' ? `${STEER_ACK} — the loop takes it in once the pending choice is answered.` : STEER_ACK;
   }
-}
-
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

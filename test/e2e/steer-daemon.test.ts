@@ -2,7 +2,7 @@
 // process, the loop simulator and the Telegram Bot API fake on 127.0.0.1. The simulator holds turns at
 // gates, so whether a steer lands at a tool step or after the last one never depends on speed.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,8 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type ScriptStep, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
+import { loopAndStoreYaml, spawnDaemon, stopChild } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
 
 let sim: Simulator;
 let fake: FakeTelegram;
@@ -24,19 +23,7 @@ let daemon: ChildProcess;
 let logs = '';
 let loopId = '';
 
-function startDaemon(): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  return child;
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill(signal);
-  await exited;
-}
+const startDaemon = () => spawnDaemon(config, (text) => (logs += text));
 
 const botTexts = () => fake.botMessages(annDm.id).map((m) => m.text ?? '');
 const say = (text: string, replyTo?: number) => fake.userMessage({ chat: annDm, from: ann, text, ...(replyTo !== undefined ? { replyToMessageId: replyTo } : {}) });
@@ -91,9 +78,7 @@ beforeAll(async () => {
   config = join(dir, 'config.yaml');
   writeFileSync(
     config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}"] }
+    `${loopAndStoreYaml(sim, join(dir, 'store.json'))}access: { users: ["telegram:${ann.id}"] }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
 replies: { editIntervalMs: { direct: 100, group: 100 } }
 ops: { logLevel: warn, logFormat: json }
@@ -104,7 +89,7 @@ ops: { logLevel: warn, logFormat: json }
 });
 
 afterAll(async () => {
-  await stop(daemon, 'SIGTERM');
+  await stopChild(daemon, 'SIGTERM');
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -182,7 +167,7 @@ describe('steering through the daemon on Telegram', () => {
     say('/steer survive the crash');
     await waitFor(() => steerAccepted('survive the crash') || undefined, 'the steer accepted durably', 20_000);
     await waitFor(() => logs.includes('sending a steering message failed') || undefined, 'a send refused by the loop server', 30_000);
-    await stop(daemon, 'SIGKILL');
+    await stopChild(daemon, 'SIGKILL');
     expect(sim.received(loopId)).not.toContain('survive the crash');
     sim.faults.clearFailures();
     daemon = startDaemon();

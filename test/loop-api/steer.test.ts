@@ -2,40 +2,20 @@
 // turn at its next tool step, or run as a turn of its own after it; the running turn is held at gates so
 // which one happens never depends on speed.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LoopClient } from '../../src/loop-api/client.js';
 import { LoopArchivedError } from '../../src/loop-api/errors.js';
 import { followTurn } from '../../src/loop-api/follower.js';
 import { steerTurn } from '../../src/loop-api/steer.js';
 import type { TurnEvent } from '../../src/loop-api/types.js';
-import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/index.js';
+import type { Simulator } from '../../src/sim/index.js';
+import { collect, simPerTest, textOf } from '../helpers/loop-sim.js';
 import { waitFor } from '../helpers/wait.js';
 
 const FOLLOW = { pollIntervalMs: 50, giveUpAfterMs: 10_000 };
 
-let sims: Simulator[] = [];
-let clients: LoopClient[] = [];
-afterEach(async () => {
-  for (const c of clients) await c.close();
-  for (const s of sims) await s.close();
-  sims = [];
-  clients = [];
-});
+const setup = simPerTest();
 
-async function setup(o: SimOptions = {}): Promise<{ sim: Simulator; client: LoopClient; loopId: string }> {
-  const sim = await startSimulator({ idleCutMs: null, deltaDelayMs: 1, ...o });
-  const client = new LoopClient({ baseUrl: sim.url, token: sim.token, retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, timeoutMs: 5_000 });
-  sims.push(sim);
-  clients.push(client);
-  return { sim, client, loopId: (await client.createLoop({})).id };
-}
-
-async function collect(it: AsyncIterable<TurnEvent>): Promise<TurnEvent[]> {
-  const out: TurnEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-const textOf = (evs: TurnEvent[]) => evs.map((e) => (e.type === 'assistant_delta' ? e.text : '')).join('');
 const terminals = (evs: TurnEvent[]) => evs.filter((e) => e.type === 'done' || e.type === 'interrupted' || e.type === 'error');
 
 /** Starts the running turn (its own follow collects its events) and waits until it holds at `gate`. */
