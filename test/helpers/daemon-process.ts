@@ -5,9 +5,21 @@ import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/** How the daemon process is started. */
+export interface SpawnOptions {
+  /** Extra environment variables (on top of this process's). Default none. */
+  env?: Record<string, string>;
+  /** Give it a stdin to write to (the console adapter reads it). Default false (no input). */
+  stdin?: boolean;
+}
+
 /** Starts the daemon on `config`; everything it prints (stdout and stderr) goes to `onOutput`. */
-export function spawnDaemon(config: string, onOutput: (text: string) => void): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnDaemon(config: string, onOutput: (text: string) => void, options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), 'start', '--config', config], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => onOutput(d.toString()));
   child.stderr!.on('data', (d: Buffer) => onOutput(d.toString()));
   return child;
