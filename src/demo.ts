@@ -8,17 +8,21 @@ import { resolveConfig } from './config/index.js';
 import { secretValues } from './config/mask.js';
 import { startDaemon } from './daemon.js';
 import { createLogger } from './ops/logging.js';
+import { CLI_TOOL_MS } from './sim/cli.js';
 import { startSimulator } from './sim/index.js';
 
 const BANNER = `loopbridge demo — you are chatting with a simulated loop through the console adapter.
 Try: "hello", "tools", "permission", "question", "long", "markdown", "error", "slow 5"; /help for commands.
+While a turn runs, "/steer <text>" sends text into it (try it during "tools").
 Ctrl-D or Ctrl-C quits.
 `;
 
 export async function runDemo(argv: string[]): Promise<number> {
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const markers = argv.includes('--markers');
-  const sim = await startSimulator({});
+  // Typed by a person, tools run a few seconds as real ones do: time to try /steer on a `tools` turn.
+  // Piped input does not type mid-turn, so its turns run at full speed.
+  const sim = await startSimulator({ toolDelayMs: interactive ? CLI_TOOL_MS : 0 });
   const dir = mkdtempSync(join(tmpdir(), 'loopbridge-demo-'));
   const { config } = resolveConfig(
     {

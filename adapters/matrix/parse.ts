@@ -31,6 +31,8 @@ export interface ParsedMessage {
   mentionsBot: boolean;
   /** `m.in_reply_to` target (a thread's fallback included): the adapter checks whether it is the bot's. */
   inReplyTo?: string;
+  /** The `m.in_reply_to` is only a thread's fallback (`is_falling_back`), not a reply the person chose. */
+  replyIsFallback?: boolean;
   /** Thread root when the event is in an `m.thread`. */
   threadId?: string;
   /** The text is `!allow`, `!deny`, `!2`, `!1,3`: an answer to a choice. */
@@ -59,10 +61,13 @@ export function parseMessageEvent(ev: RoomEvent, self: MatrixSelf, options: Pars
   if (str(relates?.rel_type) === 'm.replace') return undefined;
   const threadId = str(relates?.rel_type) === 'm.thread' ? str(relates?.event_id) : undefined;
   const inReplyTo = str(obj(relates?.['m.in_reply_to'])?.event_id);
+  // In a thread every event carries the thread's latest event as a fallback reply; only a reply the person
+  // made on purpose (is_falling_back false or absent) names the message it answers.
+  const fallback = threadId !== undefined && relates?.is_falling_back === true ? { replyIsFallback: true } : {};
 
   if (ev.type === 'm.sticker') {
     // A sticker is decoration, not a picture for the agent: a type the core refuses ("not supported yet").
-    return { text: '', files: [{ mimeType: 'application/x-matrix-sticker', ref: str(content.url) ?? '' }], mentionsBot: false, threadId, inReplyTo, choiceAnswer: false };
+    return { text: '', files: [{ mimeType: 'application/x-matrix-sticker', ref: str(content.url) ?? '' }], mentionsBot: false, threadId, inReplyTo, ...fallback, choiceAnswer: false };
   }
   const msgtype = str(content.msgtype);
   const rawBody = str(content.body);
@@ -79,7 +84,7 @@ export function parseMessageEvent(ev: RoomEvent, self: MatrixSelf, options: Pars
   text = stripLeadingMention(text, self).trim();
   const command = /^!([A-Za-z][A-Za-z0-9_]*)(?=\s|$)/.exec(text);
   if (command && options.commands.has(command[1].toLowerCase())) text = `/${command[1].toLowerCase()}${text.slice(command[0].length)}`;
-  return { text, files, mentionsBot, ...(inReplyTo ? { inReplyTo } : {}), ...(threadId ? { threadId } : {}), choiceAnswer: CHOICE_ANSWER.test(text) };
+  return { text, files, mentionsBot, ...(inReplyTo ? { inReplyTo, ...fallback } : {}), ...(threadId ? { threadId } : {}), choiceAnswer: CHOICE_ANSWER.test(text) };
 }
 
 /** Does the message address the bot: `m.mentions`, a matrix.to pill, or its name / user id in the text? */

@@ -155,7 +155,8 @@ export class RoomEvents {
       messageId: ev.event_id,
       // No `order`: event ids are opaque, and origin_server_ts is the sender's server's clock (federated
       // events arrive late and out of order), so the store keeps these marks for the redelivery window.
-      ...(replyToBot ? { replyToMessageId: parsed.inReplyTo } : {}),
+      // A thread's fallback still addresses the bot (replyToBot), but it is not a reply to that message.
+      ...(replyToBot && !parsed.replyIsFallback ? { replyToMessageId: parsed.inReplyTo } : {}),
     });
   }
 

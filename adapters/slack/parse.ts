@@ -128,7 +128,8 @@ export async function parseMessageEvent(ev: MessageEvent, self: SlackSelf, optio
     // ts only grow within a channel (the dedupe scope: threads share their channel's ts sequence), so
     // the store may forget old marks and keep a floor; Slack's retries stop after ~5 min, far inside it.
     ...orderOf(ev.ts),
-    ...(replyToBot && inThread ? { replyToMessageId: ev.thread_ts } : {}),
+    // Only where Slack says the thread hangs under the bot's message is the thread root the message replied to.
+    ...(inThread && ev.parent_user_id === self.userId ? { replyToMessageId: ev.thread_ts } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export const LOOP_MAX_CONTENT_CHARS = 1_048_576;
 
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
 export type DmPolicy = (typeof DM_POLICIES)[number];
+/** `routing.whileBusy` values: a message sent while a turn runs waits for it, or goes into it. */
+export const WHILE_BUSY = ['queue', 'steer'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type TelegramMode = (typeof TELEGRAM_MODES)[number];
@@ -88,6 +90,9 @@ export interface RoutingConfig {
   /** Longest inbound message in characters; longer ones are refused with a reply. Default 100000,
    * at most 1048576 (the loop server's limit). */
   maxMessageChars: number;
+  /** What a plain message does while a turn runs in its conversation: `queue` (wait for the turn to end) or
+   * `steer` (go into the running turn, like /steer). `/whilebusy` overrides it per conversation. Default `queue`. */
+  whileBusy: (typeof WHILE_BUSY)[number];
 }
 
 /** `replies:` — how replies are rendered. */
@@ -375,6 +380,7 @@ const routingSchema = z.strictObject({
       }),
     )
     .default(100_000),
+  whileBusy: oneOf(WHILE_BUSY).default('queue'),
 });
 
 const repliesSchema = z.strictObject({

@@ -63,7 +63,11 @@ export interface InboundMessage {
    * the redelivery window (see `Store.markSeen`). Optional; default: none.
    */
   order?: number;
-  /** The bot's message this one replies to, if any (used for free-text answers to questions). */
+  /**
+   * The bot's message this one replies to, when the person replied to that message on purpose (Telegram
+   * reply; Slack thread under the bot's message; Matrix `m.in_reply_to` that is not a thread's fallback).
+   * A reply to a running turn's live message steers that turn. Absent otherwise.
+   */
   replyToMessageId?: string;
 }
 

@@ -94,7 +94,7 @@ export class Bridge {
     this.mirrors = new Mirrors({
       client,
       choices,
-      ownTurnRunning: (loopId) => [...this.sessions.running.values()].some((r) => r.loopId === loopId),
+      ownTurnRunning: (loopId) => this.sessions.ownsLoop(loopId),
       editIntervalMs: options.replies.editIntervalMs,
       showTools: options.replies.showTools,
       log,

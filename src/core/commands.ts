@@ -8,16 +8,19 @@ import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
 import type { Mirrors } from './mirror.js';
 import { choosableModes, mayChooseMode } from './mode-policy.js';
+import { whileBusyFor, type WhileBusy, type WhileBusyDefaults } from './while-busy.js';
 
 export const COMMANDS: Record<string, string> = {
   help: 'show this help',
   new: 'start a fresh loop for this conversation',
   stop: 'interrupt the running turn',
+  steer: 'send text into the running turn now: /steer <text> (or reply to the live message)',
   status: 'loop id, busy, queue length, mode',
   mode: 'permission mode for this conversation: /mode <default|acceptEdits|bypassPermissions|plan|dontAsk|auto>',
   attach: 'admins: bind this conversation to an existing loop and mirror its turns: /attach <loop_id>',
   detach: 'admins: unbind the loop (the next message starts a new one)',
   activation: 'groups, admins only: /activation always|mention',
+  whilebusy: 'what a message does while a turn runs here: /whilebusy queue|steer|default',
 };
 
 export interface ParsedCommand {
@@ -47,6 +50,8 @@ export interface CommandContext {
   isAdmin: boolean;
   /** The configured default mode (`loop.permissionMode`): the loosest a non-admin may choose, in their own DM. */
   defaultMode: PermissionMode;
+  /** What applies where the conversation sets no /whilebusy (binding, else `routing.whileBusy`). Default queue. */
+  whileBusy?: WhileBusyDefaults;
 }
 
 const list = (modes: readonly string[]) => modes.map((m) => `\`${m}\``).join(', ');
@@ -149,6 +154,25 @@ export async function runCommand(cmd: ParsedCommand, ctx: CommandContext): Promi
         conv.activation = cmd.args;
         await sessions.saveConversation(conv);
         return reply(cmd.args === 'always' ? 'I will answer every message here.' : 'I will answer only when mentioned or replied to.');
+      }
+      case 'steer':
+        // Intake sends /steer's text into the running turn; it only gets here without one to send.
+        return reply('Usage: `/steer <text>` sends the text into the running turn at once (with no turn running it is a plain message).');
+      case 'whilebusy': {
+        const defaults = ctx.whileBusy ?? {};
+        const from = { conversation: '', binding: ' (this binding\'s)', routing: ' (the default)' };
+        const now = whileBusyFor(conv, defaults);
+        const explain = (w: WhileBusy) =>
+          w === 'steer' ? 'messages sent while a turn runs go into that turn' : 'messages sent while a turn runs wait for it to end';
+        if (!cmd.args) return reply(`While busy: \`${now.value}\`${from[now.from]} — ${explain(now.value)}. /steer <text> always steers; change it with /whilebusy queue|steer|default.`);
+        // In a group the choice is everyone's; in a direct chat it only changes how the person's own messages go.
+        if (!message.conversation.isDirect && !ctx.isAdmin) return reply('Only admins can change what messages do while a turn runs here.');
+        const arg = cmd.args.toLowerCase();
+        if (arg !== 'queue' && arg !== 'steer' && arg !== 'default') return reply('Usage: /whilebusy queue|steer|default');
+        conv.whileBusy = arg === 'default' ? undefined : arg;
+        await sessions.saveConversation(conv);
+        const after = whileBusyFor(conv, defaults);
+        return reply(`While busy: \`${after.value}\`${from[after.from]} — ${explain(after.value)}.`);
       }
       default:
         return reply(`Unknown command /${cmd.name}. Send /help for the list.`);

@@ -11,7 +11,8 @@ import type { Metrics } from './metrics.js';
 import type { Mirrors } from './mirror.js';
 import type { Outlet } from './outlet.js';
 import type { Sessions } from './sessions.js';
-import { keys, type QueuedMessage, type StopRecord } from './state.js';
+import { keys, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
+import { whileBusyFor, type WhileBusy, type WhileBusyDefaults } from './while-busy.js';
 import type { Store } from '../store/store.js';
 import type { LoopClient } from '../loop-api/client.js';
 import type { PermissionMode } from '../loop-api/types.js';
@@ -21,6 +22,8 @@ export interface RoutingConfig {
   mentionPatterns: string[];
   maxQueuedPerLoop: number;
   maxMessageChars: number;
+  /** What a plain message does while a turn runs: wait behind it, or steer it (see steering.ts). Default 'queue'. */
+  whileBusy?: WhileBusy;
 }
 
 export interface IntakeDeps {
@@ -45,9 +48,12 @@ const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export class Intake {
   private readonly patterns: RegExp[];
+  /** What plain messages do while busy where a conversation sets nothing (bindings plug in here). */
+  private readonly whileBusyDefaults: WhileBusyDefaults;
 
   constructor(private readonly deps: IntakeDeps) {
     this.patterns = deps.routing.mentionPatterns.map((p) => new RegExp(p, 'i'));
+    this.whileBusyDefaults = { routing: deps.routing.whileBusy };
   }
 
   async accept(outlet: Outlet, event: InboundEvent): Promise<void> {
@@ -132,9 +138,11 @@ export class Intake {
       }
     }
 
+    // `/steer <text>`: the text goes into the running turn (a plain message when none runs).
+    const steerCommand = command?.name === 'steer';
     // Known commands act at once. An unknown `/cmd@thisbot` is answered too; a plain unknown `/cmd` goes to the
     // loop as text, since agents have slash commands of their own.
-    if (command && (isKnownCommand(command.name) || command.target)) {
+    if (command && !steerCommand && (isKnownCommand(command.name) || command.target)) {
       if (!(await claim())) return duplicate(); // a concurrent delivery of the same message got here first
       await store.flush();
       await runCommand(command, {
@@ -145,13 +153,16 @@ export class Intake {
         client: this.deps.client,
         isAdmin: this.deps.access.isAdmin(user),
         defaultMode: this.deps.defaultMode,
+        whileBusy: this.whileBusyDefaults,
       });
       return;
     }
 
-    // A pending choice in this conversation takes typed answers (numbers, allow/deny, free text).
-    if (text) {
-      const typed = await this.deps.choices.typed(outlet, convKey, msg.sender, text, claim);
+    const body = steerCommand ? command.args : text;
+    // A pending choice in this conversation takes typed answers (numbers, allow/deny, free text); an explicit
+    // /steer is never an answer.
+    if (body && !steerCommand) {
+      const typed = await this.deps.choices.typed(outlet, convKey, msg.sender, body, claim);
       if (typed === 'duplicate') return duplicate();
       if (typed === 'answered') return store.flush();
     }
@@ -160,9 +171,10 @@ export class Intake {
     const refusedNotice = refused.length
       ? `⚠️ Not sent to the loop: ${refused.join('; ')}. Only images (png, jpeg, gif, webp; up to 10 MB; at most 5 per message) are supported so far.`
       : undefined;
-    if (!text && files.length === 0) return noticeOnce(refusedNotice ?? 'That message was empty, so nothing was sent to the loop.');
-    if (text.length > routing.maxMessageChars) {
-      return noticeOnce(`⚠️ That message is ${text.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
+    if (steerCommand && !body && msg.files.length === 0) return noticeOnce('Usage: `/steer <text>` sends the text into the running turn at once (with no turn running it is a plain message).');
+    if (!body && files.length === 0) return noticeOnce(refusedNotice ?? 'That message was empty, so nothing was sent to the loop.');
+    if (body.length > routing.maxMessageChars) {
+      return noticeOnce(`⚠️ That message is ${body.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
     }
     // The running turn's message stays at the head of the inbox until it ends; it is not "waiting".
     const waiting = (await sessions.queueLength(convKey)) - (sessions.running.has(convKey) ? 1 : 0);
@@ -170,15 +182,17 @@ export class Intake {
       return noticeOnce(`⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
     }
 
+    const steer = await this.steers(msg, steerCommand);
     const item: QueuedMessage = {
       id: idempotencyKey(conv.platform, conv.chatId, msg.messageId),
       convKey,
       conversation: conv,
       sender: msg.sender,
-      text,
+      text: body,
       files,
       messageId: msg.messageId,
       acceptedAt: Date.now(),
+      ...(steer ? { steer: true as const } : {}),
     };
     // The dedupe mark, the conversation and the queued message commit together (one batch): a crash can
     // never keep the mark and lose the message, and of two concurrent deliveries exactly one is queued.
@@ -187,11 +201,30 @@ export class Intake {
     await store.flush();
     metrics.inc('inbound_accepted_total', { platform: conv.platform });
     if (refusedNotice) notify(refusedNotice);
-    // Exact: the messages before this one in the conversation's FIFO (the running or starting turn's included),
-    // read after the enqueue, so concurrent accepts and a turn starting meanwhile cannot skew it.
-    const ahead = (await store.items<QueuedMessage>(keys.inbox(convKey))).findIndex((q) => q.id === item.id);
-    if (ahead > 0) notify(`📥 Queued (${ahead} ahead) — it goes to the loop when the current turn ends.`);
+    // A steer is acknowledged once the loop server holds it (steering.ts).
+    if (!steer) {
+      // Exact: the messages before this one in the conversation's FIFO (the running or starting turn's included),
+      // read after the enqueue, so concurrent accepts and a turn starting meanwhile cannot skew it.
+      const ahead = (await store.items<QueuedMessage>(keys.inbox(convKey))).findIndex((q) => q.id === item.id);
+      if (ahead > 0) notify(`📥 Queued (${ahead} ahead) — it goes to the loop when the current turn ends.`);
+    }
     sessions.wake(convKey);
+  }
+
+  /**
+   * Whether a message goes into its conversation's running turn rather than behind it: `/steer`, a reply to
+   * that turn's live message, or `whileBusy: steer`. With no turn running every message is a plain one.
+   */
+  private async steers(msg: InboundMessage, steerCommand: boolean): Promise<boolean> {
+    const convKey = conversationKey(msg.conversation);
+    const running = this.deps.sessions.running.get(convKey);
+    if (!running) return false;
+    if (steerCommand) return true;
+    if (msg.replyToMessageId !== undefined) {
+      const turn = await this.deps.store.get<TurnRecord>(keys.turn(convKey));
+      if (turn?.itemId === running.itemId && turn.chunks.some((c) => c.ref.messageId === msg.replyToMessageId)) return true;
+    }
+    return whileBusyFor(await this.deps.sessions.conversation(msg.conversation), this.whileBusyDefaults).value === 'steer';
   }
 
   private async mayUse(isDirect: boolean, conv: InboundMessage['conversation'], user: string): Promise<boolean> {

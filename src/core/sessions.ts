@@ -15,7 +15,9 @@ import type { LoopHealth } from './loop-health.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
 import { keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
+import { Steering, type SteerTurn } from './steering.js';
 import type { TurnRunner } from './turn-runner.js';
+import { pause } from './pause.js';
 
 export interface SessionDeps {
   client: LoopClient;
@@ -56,10 +58,28 @@ export class Sessions {
   queued = 0;
   /** Queued message id → failures no classification explains, so far (a poison message is skipped after a few). */
   private readonly unknownFailures = new Map<string, number>();
+  /** Messages sent into running turns (steering.ts). */
+  readonly steering: Steering;
 
   constructor(private readonly deps: SessionDeps) {
     // Every in-flight platform and loop call listens on this one shutdown signal; many at once is normal.
     setMaxListeners(0, this.abort.signal);
+    this.steering = new Steering({
+      client: deps.client,
+      store: deps.store,
+      log: deps.log,
+      notify: (outlet, item, text) => outlet.send(item.conversation, { text, replyTo: item.messageId }).then(
+        () => {},
+        (err) => deps.log.warn({ err: String(err) }, 'could not send a notice'),
+      ),
+      firstNotice: (what, ttlMs) => this.firstNotice(what, ttlMs),
+      retryMinMs: deps.retryMinMs,
+    });
+  }
+
+  /** True while one of our turns runs on this loop, or steering follows a turn of it the conversation will show. */
+  ownsLoop(loopId: string): boolean {
+    return [...this.running.values()].some((r) => r.loopId === loopId) || this.steering.ownsLoop(loopId);
   }
 
   get signal(): AbortSignal {
@@ -88,6 +108,7 @@ export class Sessions {
   /** Starts (or re-runs) the worker of a conversation. */
   wake(convKey: string): void {
     if (this.stopping) return;
+    this.steering.poke(convKey); // a steer for the running turn is sent by that turn's slot
     if (this.draining.has(convKey)) {
       this.again.add(convKey);
       return;
@@ -105,9 +126,11 @@ export class Sessions {
   async resumeAll(): Promise<number> {
     const convs = new Set<string>();
     this.queued = 0;
-    for (const q of await this.deps.store.queues(keys.inboxPrefix)) {
-      convs.add(q.slice(keys.inboxPrefix.length));
-      this.queued += (await this.deps.store.items(q)).length;
+    for (const prefix of [keys.inboxPrefix, keys.steerPrefix]) {
+      for (const q of await this.deps.store.queues(prefix)) {
+        convs.add(q.slice(prefix.length));
+        this.queued += (await this.deps.store.items(q)).length;
+      }
     }
     for (const [k] of await this.deps.store.list(keys.turnPrefix)) convs.add(k.slice(keys.turnPrefix.length));
     for (const c of convs) this.wake(c);
@@ -118,6 +141,7 @@ export class Sessions {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    this.steering.stop();
     await Promise.allSettled([...this.draining.values()]);
   }
 
@@ -125,7 +149,8 @@ export class Sessions {
     const { store, log } = this.deps;
     let delay = this.deps.retryMinMs ?? 1000;
     while (!this.stopping) {
-      const item = await store.peek<QueuedMessage>(keys.inbox(convKey));
+      const next = await this.nextItem(convKey);
+      const item = next?.item;
       if (!item) {
         await store.delete(keys.turn(convKey)); // a record without its message is stale
         return;
@@ -138,11 +163,11 @@ export class Sessions {
         return;
       }
       try {
-        await this.runOne(outlet, conv, item);
+        await this.runOne(outlet, conv, item, next.sent);
         this.deps.health.succeeded();
         this.unknownFailures.delete(item.id);
         delay = this.deps.retryMinMs ?? 1000;
-        await this.dequeue(convKey);
+        await this.dequeue(item);
         await store.delete(keys.turn(convKey));
         await store.flush();
       } catch (err) {
@@ -151,13 +176,13 @@ export class Sessions {
         if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason);
         if (await this.failed(outlet, item, err, failure)) {
           // Final for this message (said why): the conversation moves on to the next one.
-          await this.dequeue(convKey);
+          await this.dequeue(item);
           await store.delete(keys.turn(convKey));
           await store.flush();
           continue;
         }
         const retryAfter = 'retryAfterMs' in failure ? (failure.retryAfterMs ?? 0) : 0;
-        await sleep(Math.max(delay, retryAfter), this.abort.signal);
+        await pause(Math.max(delay, retryAfter), this.abort.signal);
         delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
       }
     }
@@ -226,17 +251,24 @@ export class Sessions {
     const ok = await this.deps.store.batch([
       guard,
       { op: 'insert', key: keys.conv(item.convKey), value: fresh },
-      { op: 'enqueue', queue: keys.inbox(item.convKey), item },
+      { op: 'enqueue', queue: item.steer ? keys.steer(item.convKey) : keys.inbox(item.convKey), item },
     ]);
     if (ok) this.queued++;
     return ok;
   }
 
-  private async dequeue(convKey: string): Promise<void> {
-    if (await this.deps.store.dequeue(keys.inbox(convKey))) this.queued = Math.max(0, this.queued - 1);
+  /** The conversation's next turn: a steering message first (steering.ts), else the inbox's head. */
+  private async nextItem(convKey: string): Promise<SteerTurn | undefined> {
+    const head = await this.deps.store.peek<QueuedMessage>(keys.inbox(convKey));
+    return (await this.steering.next(convKey, head)) ?? (head && { item: head });
   }
 
-  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage): Promise<void> {
+  private async dequeue(item: QueuedMessage): Promise<void> {
+    const removed = item.steer ? await this.steering.dequeue(item.convKey, item.id) : await this.deps.store.dequeue(keys.inbox(item.convKey));
+    if (removed) this.queued = Math.max(0, this.queued - 1);
+  }
+
+  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, sent?: SteerTurn['sent']): Promise<void> {
     const { store } = this.deps;
     const previous = await store.get<TurnRecord>(keys.turn(conv.key));
     const resume = previous && previous.itemId === item.id ? previous : undefined;
@@ -248,17 +280,24 @@ export class Sessions {
       // The button acts on this turn only: the record names the turn's message, checked when pressed.
       const stop: StopRecord = { convKey: conv.key, loopId, itemId: item.id };
       await store.set(stopKey, stop, { ttlMs: 24 * 3600_000 });
+      const permissionMode = conv.permissionMode ?? this.deps.defaultPermissionMode;
+      // Steering messages accepted while this turn runs are sent into it by its slot.
+      const steer = this.steering.slot({ outlet, convKey: conv.key, loopId, permissionMode, signal: this.abort.signal });
       try {
         await this.deps.runner.run({
           outlet,
           item,
           loopId,
-          permissionMode: conv.permissionMode ?? this.deps.defaultPermissionMode,
+          permissionMode,
           previous: resume,
           signal: this.abort.signal,
           stopToken,
+          sent,
+          onPhase: steer.onPhase,
+          movedOn: steer.movedOn,
         });
       } finally {
+        await steer.close();
         this.running.delete(conv.key);
         // The Stop button dies with its turn (a resumed turn gets a new one); the record is not history.
         await store.delete(stopKey).catch(() => {});
@@ -330,14 +369,4 @@ export class Sessions {
   async notify(outlet: Outlet, conversation: ConversationRef, text: string): Promise<void> {
     await outlet.send(conversation, { text }).catch((err) => this.deps.log.warn({ err: String(err) }, 'could not send a notice'));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -20,6 +20,8 @@ export interface ConversationRecord {
   mirror?: boolean;
   /** Who ran /attach: may answer choices of mirrored turns (besides admins). */
   mirrorOwner?: Sender;
+  /** /whilebusy: what a plain message does while a turn runs here; absent = the binding's or routing.whileBusy. */
+  whileBusy?: 'queue' | 'steer';
 }
 
 /** A user message accepted durably and waiting for (or in) its turn. */
@@ -33,7 +35,19 @@ export interface QueuedMessage {
   files: InboundFile[];
   messageId: string;
   acceptedAt: number;
+  /**
+   * Sent into the running turn (steering) rather than queued behind it: it waits in the conversation's
+   * steer queue, not its inbox, and its progress is kept under `keys.steerState`. Absent = a plain message.
+   */
+  steer?: true;
 }
+
+/**
+ * How far a steering message got. Absent: accepted, not sent yet. `sending`: handed to the loop server (it
+ * may hold it; a repeat with the same key is replayed, never sent twice). `own-turn`: the running turn had
+ * ended, so it runs as a turn of its own, which the conversation follows next.
+ */
+export type SteerPhase = 'sending' | 'own-turn';
 
 /** The turn in flight for a conversation (at most one). Survives restarts. */
 export interface TurnRecord {
@@ -94,6 +108,11 @@ export const keys = {
   inboxPrefix: 'inbox/',
   turn: (convKey: string) => `turn/${convKey}`,
   turnPrefix: 'turn/',
+  /** Steering messages of a conversation, oldest first, waiting to be sent into its running turn. */
+  steer: (convKey: string) => `steer/${convKey}`,
+  steerPrefix: 'steer/',
+  /** A steering message's SteerPhase (by its id, the idempotency key). */
+  steerPhase: (itemId: string) => `steerphase/${itemId}`,
   /** Dedupe scope of a chat (`Store.markSeen`): the platform's message ids are unique per chat. */
   seenScope: (platform: string, chatId: string) => `${platform}/${chatId}`,
   /** Before the store had dedupe marks: one key per message (migrated at start, see `migrateLegacySeen`). */

@@ -3,12 +3,13 @@
 // is persisted as it goes so a killed daemon can pick up where it was.
 
 import type { LoopClient } from '../loop-api/client.js';
-import { DEFAULT_MAX_TEXT_CHARS, followTurn } from '../loop-api/follower.js';
-import type { ImageInput, ImageMediaType, PermissionMode, TurnEvent } from '../loop-api/types.js';
+import { DEFAULT_MAX_TEXT_CHARS, followTurn, resumeTurn, type FollowOptions } from '../loop-api/follower.js';
+import type { PermissionMode, TurnEvent } from '../loop-api/types.js';
 import type { Store } from '../store/store.js';
 import type { OutboundMessage } from './adapter-types.js';
 import type { ChoiceRegistry } from './choices.js';
 import { LiveMessage } from './live-message.js';
+import { messageImages } from './message-images.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
 import { renderTurn } from './render.js';
@@ -57,6 +58,16 @@ export interface TurnInput {
   signal: AbortSignal;
   /** Stop-button token for this turn (native buttons only). */
   stopToken?: string;
+  /**
+   * The message was already delivered by steering (it runs as a turn of its own): follow that turn instead
+   * of sending. `events`: its events on a watch attached since before it began; absent after a restart
+   * (then it is re-followed on /events). Default: send the message.
+   */
+  sent?: { events?: AsyncIterable<TurnEvent> };
+  /** Told when the turn's message is known to be at the server ('streaming') and when the turn's end was seen ('ended'). */
+  onPhase?: (phase: 'streaming' | 'ended') => void;
+  /** See FollowOptions.movedOn: lets the follower tell, after a cut, that the loop moved on to a steering message's own turn. */
+  movedOn?: FollowOptions['movedOn'];
 }
 
 export class TurnRunner {
@@ -126,29 +137,38 @@ export class TurnRunner {
       // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
       // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
       record.progress = newProgress(this.textLimit);
+      if (input.sent) record.phase = 'streaming'; // steering delivered it: never send it again
       await store.set(turnKey, streamingRecord(record));
       await store.flush();
-      const images = await this.images(input);
-      const events = followTurn(
-        this.deps.client,
-        loopId,
-        { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
-        // A resumed turn ran with no stream of ours since the old process last persisted: text written then
-        // may be gone ([IMPL]), and the follower says so unless the server proves otherwise.
-        {
-          idempotencyKey: item.id,
-          signal,
-          detachedSince: input.previous ? (input.previous.seenAt ?? input.previous.startedAt) : undefined,
-          maxTextChars: this.textLimit,
-        },
-      );
+      if (record.phase === 'streaming') input.onPhase?.('streaming');
+      // A resumed turn ran with no stream of ours since the old process last persisted: text written then
+      // may be gone ([IMPL]), and the follower says so unless the server proves otherwise.
+      const follow = {
+        signal,
+        detachedSince: input.previous ? (input.previous.seenAt ?? input.previous.startedAt) : undefined,
+        maxTextChars: this.textLimit,
+        movedOn: input.movedOn,
+      };
+      let events: AsyncIterable<TurnEvent>;
+      if (input.sent) {
+        events = input.sent.events ?? resumeTurn(this.deps.client, loopId, { ...follow, textSoFar: '', detachedSince: follow.detachedSince ?? Date.now() });
+      } else {
+        const images = await messageImages(outlet, item, signal);
+        events = followTurn(
+          this.deps.client,
+          loopId,
+          { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
+          { ...follow, idempotencyKey: item.id },
+        );
+      }
       let lastTyping = 0;
       // Rendered lazily, when the live message is about to call the platform (one closure for the turn).
       const renderLive = () => render(false);
-      for await (const ev of events as AsyncIterable<TurnEvent>) {
+      for await (const ev of events) {
         if (ev.type === 'started' && record.phase === 'sending') {
           record.phase = 'streaming';
           persist(true);
+          input.onPhase?.('streaming');
         }
         const changed = applyEvent(record.progress, ev);
         if (ev.type === 'requires_choice' || ev.type === 'choice_resolved' || ev.type === 'tool_result') await this.sideEffects(input, record, ev);
@@ -169,6 +189,7 @@ export class TurnRunner {
         live.abandon();
         throw new Error('turn interrupted by shutdown');
       }
+      input.onPhase?.('ended');
       record.phase = 'final';
       await store.set(turnKey, record);
       await store.flush();
@@ -227,14 +248,4 @@ export class TurnRunner {
     }
   }
 
-  private async images(input: TurnInput): Promise<ImageInput[]> {
-    const fetchFile = input.outlet.adapter.fetchFile;
-    if (!fetchFile || !input.item.files.length) return [];
-    const out: ImageInput[] = [];
-    for (const f of input.item.files) {
-      const bytes = await fetchFile.call(input.outlet.adapter, f.ref, input.signal);
-      out.push({ mediaType: f.mimeType as ImageMediaType, data: bytes.toString('base64'), filename: f.filename });
-    }
-    return out;
-  }
 }

@@ -56,6 +56,12 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of watch. */
+export interface WatchOptions extends CallOptions {
+  /** Called once the server answered with the stream (this watcher now receives the loop's live events). */
+  onOpen?: () => void;
+}
+
 /** Options of createLoop. */
 export interface CreateLoopOptions extends CallOptions {
   /** Retry 5xx/network failures although a retry may create a second loop. Default false. */
@@ -79,6 +85,8 @@ interface CallSpec {
   what: string;
   /** Told the 1-based attempt number before each try. */
   onAttempt?: (attempt: number) => void;
+  /** Streams: called once the response headers accepted the stream. */
+  onOpen?: () => void;
 }
 
 const NOOP_LOGGER: LoopClientLogger = { debug() {}, warn() {} };
@@ -167,8 +175,8 @@ export class LoopClient {
   }
 
   /** GET /events: live events until the signal aborts or the server cuts the stream (then it just ends). */
-  watch(loopId: string, o: CallOptions = {}): AsyncIterable<LoopEvent> {
-    return this.stream({ method: 'GET', path: `/loops/${enc(loopId)}/events`, signal: o.signal, retry: true, what: 'watch' }, false);
+  watch(loopId: string, o: WatchOptions = {}): AsyncIterable<LoopEvent> {
+    return this.stream({ method: 'GET', path: `/loops/${enc(loopId)}/events`, signal: o.signal, retry: true, what: 'watch', onOpen: o.onOpen }, false);
   }
 
   /**
@@ -326,6 +334,7 @@ export class LoopClient {
       }
     });
     done.finish();
+    spec.onOpen?.();
     let count = 0;
     // Decoded here rather than through decodeSse: one async generator less per event (they are most of
     // the client's garbage at a thousand concurrent turns).

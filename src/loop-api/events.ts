@@ -16,8 +16,10 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
 
-/** `"type":"result"` anywhere in the raw text: only then is an sdk_message worth parsing. */
+/** `"type":"result"` anywhere in the raw text: only then is an sdk_message worth parsing for usage. */
 const RESULT_TYPE = /"type"\s*:\s*"result"/;
+/** A user message (the echo of one the loop took in, or tool results: those are told apart after parsing). */
+const USER_TYPE = /"type"\s*:\s*"user"/;
 const SDK_MESSAGE: LoopEvent = Object.freeze({ type: 'sdk_message' });
 
 /** Parses `data` as JSON and maps it; invalid JSON gives `unknown` with the raw string as data. */
@@ -25,7 +27,7 @@ export function parseEvent(name: string | undefined, data: string): LoopEvent {
   const event = name ?? 'message';
   // About half of a turn's events are sdk_messages, some large (tool results); parsing them all was most of
   // the client's garbage. Only a `result` carries something the bridge uses (usage).
-  if (event === 'sdk_message' && !RESULT_TYPE.test(data)) return SDK_MESSAGE;
+  if (event === 'sdk_message' && !RESULT_TYPE.test(data) && !(USER_TYPE.test(data) && !data.includes('"tool_result"'))) return SDK_MESSAGE;
   let json: unknown;
   try {
     json = JSON.parse(data);
@@ -48,6 +50,10 @@ export function toLoopEvent(event: string, data: unknown): LoopEvent {
     case 'ping':
       return { type: 'ping' };
     case 'sdk_message': {
+      if (data.type === 'user') {
+        const userText = userEcho(data);
+        return userText === undefined ? { type: 'sdk_message' } : { type: 'sdk_message', userText };
+      }
       const usage = data.type === 'result' ? extractUsage(data) : undefined;
       return usage ? { type: 'sdk_message', usage } : { type: 'sdk_message' };
     }
@@ -147,6 +153,24 @@ function normaliseQuestion(q: unknown): Question | undefined {
   const header = str(q.header);
   if (header !== undefined) out.header = header;
   return out;
+}
+
+/**
+ * The text of an SDK `user` message that echoes a message the loop took in: `message.content` as a string,
+ * or its text blocks joined. Undefined for tool results (and anything else without text).
+ */
+function userEcho(data: Obj): string | undefined {
+  const message = isObj(data.message) ? data.message : undefined;
+  const content = message?.content;
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return undefined;
+  let text: string | undefined;
+  for (const block of content) {
+    if (!isObj(block)) continue;
+    if (block.type === 'tool_result') return undefined;
+    if (block.type === 'text' && typeof block.text === 'string') text = (text ?? '') + block.text;
+  }
+  return text;
 }
 
 /**

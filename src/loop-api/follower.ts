@@ -68,6 +68,20 @@ export interface FollowOptions {
    * a snapshot that adds nothing cannot prove that nothing was missed; see rule 5a).
    */
   snapshotComplete?: boolean;
+  /**
+   * Asked each time the follow reattaches after a cut, with the loop as GET /loops/{id} shows it then: true
+   * when this turn is known to have ended meanwhile and the loop moved on to another turn (a message sent
+   * to steer this turn that runs as a turn of its own). The follow then ends as a turn that ended while
+   * detached, instead of taking the next turn's events for this one's. Default: never.
+   */
+  movedOn?: (loop: Loop) => Promise<boolean>;
+}
+
+/** A watch already open on the loop (see followWatch): its iterator, the next pending read, how to close it. */
+export interface OpenWatch {
+  it: AsyncIterator<LoopEvent>;
+  pending: Promise<IteratorResult<LoopEvent>>;
+  close(): void;
 }
 
 /** Sends one message and yields ONE continuous event stream for the turn, surviving cuts (see above). */
@@ -104,6 +118,16 @@ export async function* resumeTurn(
 ): AsyncIterable<TurnEvent> {
   const f = new Follower(client, loopId, o, o.textSoFar, false);
   yield* f.reattach();
+}
+
+/**
+ * Follows a turn on a watch that was attached before the turn started (a steering message that runs as a
+ * turn of its own, see steer.ts): nothing of it was missed, so no detached window opens until a cut.
+ * Later cuts are handled as in followTurn (rules 4–7).
+ */
+export async function* followWatch(client: LoopClient, loopId: string, watch: OpenWatch, o: FollowOptions): AsyncIterable<TurnEvent> {
+  const f = new Follower(client, loopId, o, '', true);
+  yield* f.reattach(watch);
 }
 
 /**
@@ -224,6 +248,10 @@ class Follower {
       case 'tool_result':
         this.openTools.delete(ev.toolUseId);
         break;
+      case 'sdk_message':
+        // A message taken in at a tool step ends that step without a tool_result ([IMPL] §4.5).
+        if (ev.userText !== undefined) this.openTools.clear();
+        break;
       case 'snapshot':
         return 'skip'; // only meaningful as a watch's first event (see reattach)
       case 'done':
@@ -323,6 +351,10 @@ class Follower {
       case 'tool_result':
         if (w.openAtCut.has(ev.toolUseId)) this.window = undefined; // the step was still running: nothing missed
         return undefined;
+      case 'sdk_message':
+        // A message injected at the step ends it without a tool_result: seen live, so nothing was missed.
+        if (ev.userText !== undefined) this.window = undefined;
+        return undefined;
       case 'requires_choice':
       case 'choice_resolved':
       case 'tool_call':
@@ -387,33 +419,46 @@ class Follower {
     }
   }
 
-  /** Rules 4–7: follow the rest of the turn on /events with GET polling. */
-  async *reattach(): AsyncGenerator<TurnEvent> {
+  /**
+   * Rules 4–7: follow the rest of the turn on /events with GET polling. `handed`: a watch attached since
+   * before the turn began (followWatch), used first; nothing was missed on it.
+   */
+  async *reattach(handed?: OpenWatch): AsyncGenerator<TurnEvent> {
     let quietOpens = 0;
     this.lastContact = Date.now(); // the give-up clock starts at the cut, not when the turn began
     // A restart's window began when the old process lost its stream, not at this follow's first cut.
-    this.detached(Math.min(this.o.detachedSince ?? Infinity, Date.now()));
+    if (!handed) this.detached(Math.min(this.o.detachedSince ?? Infinity, Date.now()));
     for (;;) {
-      this.detached(Date.now());
+      const given = handed;
+      handed = undefined;
+      if (!given) this.detached(Date.now());
       this.throwIfAborted();
       this.checkGiveUp();
       const ac = new AbortController();
       const onAbort = () => ac.abort();
       this.o.signal?.addEventListener('abort', onAbort, { once: true });
-      const it = this.client.watch(this.loopId, { signal: ac.signal })[Symbol.asyncIterator]();
-      let pending: Promise<IteratorResult<LoopEvent>> = it.next();
-      let firstEvent = true;
+      const it = given?.it ?? this.client.watch(this.loopId, { signal: ac.signal })[Symbol.asyncIterator]();
+      let pending: Promise<IteratorResult<LoopEvent>> = given?.pending ?? it.next();
+      // A handed watch is mid-stream (its snapshot, if any, was read by whoever opened it) and was attached
+      // all along: no snapshot to expect, and no need to ask the server at once whether the turn still runs.
+      let firstEvent = !given;
       let delivered = false;
-      let polledAtOpen = false;
+      let polledAtOpen = !!given;
       try {
         for (;;) {
           let r = await raceTick(pending, polledAtOpen ? this.pollIntervalMs : 0);
           if (r === TICK) {
+            const atOpen = !polledAtOpen;
             polledAtOpen = true;
             const loop = await this.getLoop();
             if (!loop) {
               this.checkGiveUp();
               continue;
+            }
+            if (atOpen && this.o.movedOn && (await this.o.movedOn(loop))) {
+              // What runs now is the next turn: this one ended while we were detached.
+              yield* this.endedWhileDetached();
+              return;
             }
             this.turnId ??= loop.current_turn?.turn_id ?? undefined;
             if (loop.busy) continue;
@@ -451,6 +496,7 @@ class Follower {
         delivered = false;
       } finally {
         this.o.signal?.removeEventListener('abort', onAbort);
+        if (given) given.close();
         ac.abort(); // ends the watch so the pending next() settles and the socket is freed
         pending.catch(() => {});
         void it.return?.(undefined)?.catch(() => {});

@@ -145,7 +145,16 @@ export type LoopEvent =
    * The server's raw SDK message, unstable ([SPEC]: bots ignore it). Its payload is not kept (most are
    * never even parsed): only a `result`'s usage, the one thing the bridge reads.
    */
-  | { type: 'sdk_message'; usage?: TurnUsage }
+  | {
+      type: 'sdk_message';
+      usage?: TurnUsage;
+      /**
+       * The text of a user message the loop just took in (the server's echo of it, contract §3.6): how a
+       * client tells that a message it sent began being processed (joined the running turn, or started
+       * its own). Absent for every other sdk_message, tool results included.
+       */
+      userText?: string;
+    }
   | { type: 'unknown'; event: string; data: unknown }
   /**
    * Emitted by the client, never sent by the server: one event larger than the client's limit (`limit`

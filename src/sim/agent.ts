@@ -63,8 +63,8 @@ export const QUESTION_SET = [
   },
 ];
 
-/** The default agent for a message (no script set). `deltaDelayMs` spaces the deltas. */
-export function* defaultAgent(content: string, deltaDelayMs: number): TurnAgent {
+/** The default agent for a message (no script set). `deltaDelayMs` spaces the deltas; each tool runs `toolMs`. */
+export function* defaultAgent(content: string, deltaDelayMs: number, toolMs = 0): TurnAgent {
   const d = deltaDelayMs;
   switch (findKeyword(content)) {
     case 'long':
@@ -72,9 +72,9 @@ export function* defaultAgent(content: string, deltaDelayMs: number): TurnAgent 
       return;
     case 'tools':
       yield* say('Let me look around the project first.', d);
-      yield { tool: { name: 'Bash', input: { command: 'ls -la', description: 'List files' } }, delayMs: d };
+      yield { tool: { name: 'Bash', input: { command: 'ls -la', description: 'List files' }, runMs: toolMs }, delayMs: d };
       yield* say('The listing shows a `src` folder. ', d);
-      yield { tool: { name: 'Read', input: { file_path: '/workspace/README.md' } }, delayMs: d };
+      yield { tool: { name: 'Read', input: { file_path: '/workspace/README.md' }, runMs: toolMs }, delayMs: d };
       yield* say('I read the README: the project builds with `npm run build` and tests with `npm test`.', d);
       return;
     case 'permission': {

@@ -9,10 +9,14 @@ export class SimCliError extends Error {
 
 const DEFAULT_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
 
+/** `--tool-ms` default: long enough for a person to type /steer while a `tools` turn runs a tool. */
+export const CLI_TOOL_MS = 3000;
+
 export const SIM_USAGE = `usage: loopbridge sim [--port <n>] [--host <addr>] [--token <la_…>[:user]]... [--user <name>]...
-                     [--idle-cut-ms <n|off>] [--ping-ms <n>] [--delta-ms <n>]
+                     [--idle-cut-ms <n|off>] [--ping-ms <n>] [--delta-ms <n>] [--tool-ms <n>]
   --token may be repeated; each token is a different user (named by :user, else by the next --user,
-  else alice, bob, carol, …). Without --token one token for alice is generated and printed.`;
+  else alice, bob, carol, …). Without --token one token for alice is generated and printed.
+  --tool-ms: how long each tool of a \`tools\` turn runs (default ${CLI_TOOL_MS}, time to /steer it by hand).`;
 
 /** Parsed `loopbridge sim` arguments. */
 export interface SimCliArgs {
@@ -24,6 +28,7 @@ export interface SimCliArgs {
   idleCutMs: number | null;
   pingMs?: number;
   deltaMs?: number;
+  toolMs: number;
 }
 
 function intArg(flag: string, v: string | undefined, min: number, max: number): number {
@@ -41,6 +46,7 @@ export function parseSimArgs(argv: string[]): SimCliArgs {
   let idleCutMs: number | null = 10_000;
   let pingMs: number | undefined;
   let deltaMs: number | undefined;
+  let toolMs = CLI_TOOL_MS;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -82,6 +88,9 @@ export function parseSimArgs(argv: string[]): SimCliArgs {
       case '--ping-ms':
         pingMs = intArg('--ping-ms', value(), 1, 86_400_000);
         break;
+      case '--tool-ms':
+        toolMs = intArg('--tool-ms', value(), 0, 600_000);
+        break;
       case '--delta-ms':
         deltaMs = intArg('--delta-ms', value(), 0, 60_000);
         break;
@@ -111,7 +120,7 @@ export function parseSimArgs(argv: string[]): SimCliArgs {
       generated.push(t);
     }
   }
-  return { port, host, tokens, generated, idleCutMs, pingMs, deltaMs };
+  return { port, host, tokens, generated, idleCutMs, pingMs, deltaMs, toolMs };
 }
 
 /** Shows only enough of a token to tell tokens apart. */
@@ -135,6 +144,7 @@ export async function runSimCli(argv: string[], io: { out?: (line: string) => vo
     idleCutMs: args.idleCutMs,
     pingIntervalMs: args.pingMs,
     deltaDelayMs: args.deltaMs,
+    toolDelayMs: args.toolMs,
   }).catch((e: unknown) => {
     const code = (e as { code?: string }).code;
     throw new SimCliError(code === 'EADDRINUSE' ? `port ${args.port} is already in use; pick another --port` : `cannot listen: ${String(e)}`);

@@ -43,6 +43,11 @@ export interface SimOptions {
   idleCutMs?: number | null;
   /** Delay between the default agent's deltas, ms. Default 20. */
   deltaDelayMs?: number;
+  /**
+   * How long each tool of the default agent's `tools` turn runs before its result, ms (time for a person to
+   * steer the turn by hand; a steer is taken in at the result). Default 0 (the CLI and the demo use 3000).
+   */
+  toolDelayMs?: number;
   /** Users whose onboarding is incomplete (POST /loops → 403 onboarding_incomplete). Default none. */
   onboardingIncomplete?: string[];
 }
@@ -63,8 +68,8 @@ export interface ScriptStep {
   delta?: string;
   /** A `thinking_delta` (the real server effectively never sends it). */
   thinking?: string;
-  /** `tool_call`, then (after the step) `tool_result` with `ok` (default true). */
-  tool?: { id?: string; name: string; input?: Record<string, unknown>; ok?: boolean };
+  /** `tool_call`, then `tool_result` with `ok` (default true) after the tool ran `runMs` (default 0) ms. */
+  tool?: { id?: string; name: string; input?: Record<string, unknown>; ok?: boolean; runMs?: number };
   /** `tool_call` + `requires_choice` kind permission; waits for the answer or the timeout. `input` feeds input_summary. */
   permission?: { toolId?: string; tool: string; title?: string; input?: Record<string, unknown> };
   /** AskUserQuestion `tool_call` + `requires_choice` kind question; waits for the answer or the timeout. */
@@ -101,6 +106,7 @@ export interface ResolvedSimOptions {
   questionTimeoutMs: number;
   idleCutMs: number | null;
   deltaDelayMs: number;
+  toolDelayMs: number;
   onboardingIncomplete: Set<string>;
 }
 
@@ -126,6 +132,7 @@ export function resolveOptions(o: SimOptions, defaultTokens: () => Record<string
     questionTimeoutMs: o.questionTimeoutMs ?? 300_000,
     idleCutMs: o.idleCutMs === undefined ? 10_000 : o.idleCutMs,
     deltaDelayMs: o.deltaDelayMs ?? 20,
+    toolDelayMs: o.toolDelayMs ?? 0,
     onboardingIncomplete: new Set(o.onboardingIncomplete ?? []),
   };
 }

@@ -137,7 +137,7 @@ export class SimServer implements SessionHost {
 
   agentFor(loopUuid: string, content: string): TurnAgent {
     const steps = this.scripts.get(loopUuid)?.shift() ?? this.scripts.get('*')?.shift();
-    return steps ? scriptedAgent(steps) : defaultAgent(content, this.opts.deltaDelayMs);
+    return steps ? scriptedAgent(steps) : defaultAgent(content, this.opts.deltaDelayMs, this.opts.toolDelayMs);
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------

@@ -303,7 +303,7 @@ export class LoopSession {
     if (step.tool) {
       const id = step.tool.id ?? newToolUseId();
       toolUse(id, step.tool.name, step.tool.input ?? {});
-      if (!(await sleep(0, sig))) return null;
+      if (!(await sleep(step.tool.runMs ?? 0, sig))) return null;
       return { id, ok: step.tool.ok ?? true, outcome: {} };
     }
     if (step.permission) {

@@ -12,7 +12,7 @@ describe('resolveConfig: defaults', () => {
       loop: { baseUrl: 'https://loops.example.com', token: LOOP_TOKEN, permissionMode: 'default', timeoutMs: 30000 },
       store: { path: './data/loopbridge.json', flushDelayMs: 50, url: null },
       access: { dm: 'allowlist', users: ['telegram:1'], admins: [], groups: [], pairingCodeTtlMs: 3600000 },
-      routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 20, maxMessageChars: 100000 },
+      routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 20, maxMessageChars: 100000, whileBusy: 'queue' },
       replies: { editIntervalMs: { direct: 1000, group: 3000 }, showTools: true, showUsage: false, maxTextChars: 1048576 },
       telegram: {
         token: TG_TOKEN,
@@ -96,6 +96,11 @@ describe('resolveConfig: errors name the key path and say what to do', () => {
     const { config } = resolveConfig(minimal({ loop: { baseUrl: 'https://x.io', token: LOOP_TOKEN, timeoutMs: '${T}' }, routing: { requireMention: '${RM}' } }), { T: '1500', RM: 'true' });
     expect(config.loop.timeoutMs).toBe(1500);
     expect(config.routing.requireMention).toBe(true);
+  });
+
+  it('routing.whileBusy takes queue or steer and names the key otherwise', () => {
+    expect(resolveConfig(minimal({ routing: { whileBusy: 'steer' } }), {}).config.routing.whileBusy).toBe('steer');
+    expect(issuesOf(minimal({ routing: { whileBusy: 'inject' } }))).toEqual([{ path: 'routing.whileBusy', message: expect.stringMatching(/queue.*steer/) }]);
   });
 
   it('caps routing.maxMessageChars at the loop server limit', () => {

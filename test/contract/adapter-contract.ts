@@ -10,6 +10,7 @@ import type { ChatAdapter } from '../../src/core/adapter-types.js';
 import type { ConversationRecord } from '../../src/core/state.js';
 import { Bridge } from '../../src/core/bridge.js';
 import { renderTurnMarkdown } from '../../src/core/render.js';
+import { STEER_ACK } from '../../src/core/steering.js';
 import { applyEvent, newProgress } from '../../src/core/turn-view.js';
 import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
@@ -27,7 +28,9 @@ export type ContractCase =
   | 'restart resume'
   | 'rate budget respected'
   | 'privilege in groups'
-  | 'no freeze after platform failures';
+  | 'no freeze after platform failures'
+  | 'steering'
+  | 'steering by reply';
 
 /** One running instance of a platform's adapter, and how a test talks through it. */
 export interface PlatformRun {
@@ -123,6 +126,11 @@ export function describeAdapterContract(platform: ContractPlatform): void {
     function hook<T>(value: T | undefined, name: string, c: ContractCase): T {
       if (value === undefined) throw new Error(`the ${platform.name} harness has no ${name}: implement it or skip '${c}' with a reason`);
       return value;
+    }
+    /** The loop of the allowed user's direct conversation, once a message there has made it. */
+    async function directLoop(c: ContractCase): Promise<string> {
+      const direct = (await store.list<ConversationRecord>('conv/')).find(([, conv]) => conv.ref.platform === run.adapter.platform && conv.ref.isDirect && conv.loopId);
+      return hook(direct?.[1].loopId, 'direct conversation with a loop', c);
     }
     /** Waits for a bot message in the group that matches. */
     const inGroup = (re: RegExp) => waitFor(async () => (await hook(run.groupTexts, 'groupTexts', 'privilege in groups')()).find((t) => re.test(t)), `a group message matching ${re}`, 20_000);
@@ -237,8 +245,7 @@ export function describeAdapterContract(platform: ContractPlatform): void {
       hook(platform.member, 'ContractPlatform.member', 'privilege in groups');
       await run.say('a private matter');
       await waitFor(async () => ((await run.botTexts()).some((t) => t.includes('a private matter')) ? true : undefined), 20_000);
-      const direct = (await store.list<ConversationRecord>('conv/')).find(([, c]) => c.ref.platform === run.adapter.platform && c.ref.isDirect && c.loopId);
-      const privateLoop = direct![1].loopId!;
+      const privateLoop = await directLoop('privilege in groups');
 
       await asMember('/mode bypassPermissions', true);
       // (Platforms show markdown formatted: code spans may lose their backticks.)
@@ -273,6 +280,56 @@ export function describeAdapterContract(platform: ContractPlatform): void {
         expect(texts.some((t) => /loop server/i.test(t))).toBe(false);
       },
     );
+
+    let steers = 0;
+    /**
+     * A `tools`-like turn held by the simulator before its tool step (a steer sent now is taken in there),
+     * then `steer` sends a correction: it must reach the loop in the same turn, be acknowledged, and the one
+     * live reply must continue with what the loop wrote after taking it in.
+     */
+    async function steerRunningTurn(steer: (text: string) => Promise<unknown>, waitForLiveMessage: boolean): Promise<void> {
+      const n = ++steers;
+      const gate = `contract-steer-${n}`;
+      const [before, after, correction] = [`Looking around ${n}.`, `Using the other folder ${n}.`, `use the other folder ${n}`];
+      await waitFor(async () => ((await bridge.backlog()) === 0 && bridge.sessions.running.size === 0 ? true : undefined), 'the conversation idle', 20_000);
+      const loopId = await directLoop('steering');
+      const earlier = (await run.botTexts()).length;
+      /** The bot's messages since this case began (earlier cases left notices and acknowledgements). */
+      const since = async () => (await run.botTexts()).slice(earlier);
+      sim.scriptNextTurn(loopId, [{ delta: `${before} ` }, { gate }, { tool: { name: 'Bash', input: { command: 'ls' } } }, { delta: 'Never written: the steer took over.' }]);
+      sim.scriptNextTurn(loopId, [{ delta: after }]);
+      await run.say(`tools please ${n}`);
+      await waitFor(() => (sim.written(loopId).includes(before) && bridge.sessions.running.size > 0 ? true : undefined), 'the turn to hold', 20_000);
+      // (A terminal prints a reply once it is final; a platform shows the live message as it grows.)
+      if (waitForLiveMessage) await waitFor(async () => ((await since()).some((t) => t.includes(before)) ? true : undefined), 'the live message', 20_000);
+      await steer(correction);
+      await waitFor(async () => ((await since()).some((t) => t.includes(STEER_ACK)) ? true : undefined), 'the acknowledgement', 20_000);
+      sim.release(gate);
+      const texts = await waitFor(async () => {
+        const t = await since();
+        return t.some((x) => x.includes(after)) && (await bridge.backlog()) === 0 ? t : undefined;
+      }, 'the reply continued after the steer', 20_000);
+      // Taken in at the tool step: the loop received it during the same turn, and wrote nothing else.
+      expect(sim.received(loopId).slice(-2)).toEqual([`tools please ${n}`, correction]);
+      expect(sim.written(loopId).slice(-`${before} ${after}`.length)).toBe(`${before} ${after}`);
+      // One live reply, holding the text from before the steer and after it; neither doubled anywhere.
+      const reply = texts.filter((t) => t.includes(before));
+      expect(reply).toHaveLength(1);
+      expect(reply[0].indexOf(after)).toBeGreaterThan(reply[0].indexOf(before));
+      expect(texts.filter((t) => t.includes(after))).toHaveLength(1);
+      expect(texts.filter((t) => t.includes(STEER_ACK))).toHaveLength(1);
+      expect(texts.some((t) => t.includes('Never written') || t.startsWith('📥'))).toBe(false);
+    }
+
+    maybe('steering')(title('steering', '/steer during a running turn reaches the loop in the same turn; the live reply continues after it'), async () => {
+      await steerRunningTurn((text) => run.say(`/steer ${text}`), false);
+    });
+
+    maybe('steering by reply')(title('steering by reply', 'a reply to the running turn\'s live message steers it like /steer'), async () => {
+      const reply = hook(run.replyToLastBotMessage, 'replyToLastBotMessage', 'steering by reply');
+      // The held turn's live message is the bot's newest message in the direct chat.
+      await steerRunningTurn(reply, true);
+    });
 
     maybe('rate budget respected')(`rate budget respected${skip('rate budget respected') ? ` — skipped: ${skip('rate budget respected')}` : ''}`, async () => {
       expect(platform.rateLimitViolations!()).toBe(0);

@@ -28,6 +28,7 @@ describeAdapterContract({
     'rate budget respected': 'a terminal has no rate budget',
     'privilege in groups': 'the console is one direct conversation with its operator; group privilege runs on platforms with groups (test/core/privilege.test.ts, Telegram)',
     'no freeze after platform failures': 'writing to a terminal does not fail; failed platform calls are exercised in test/core/freeze.test.ts and by every platform with a fake',
+    'steering by reply': 'a terminal cannot reply to one message; /steer is how a person steers there (the steering case)',
   },
   async open(): Promise<PlatformRun> {
     const input = new PassThrough();

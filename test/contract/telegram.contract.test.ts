@@ -75,6 +75,11 @@ describeAdapterContract({
         const button = rows.flat().find((b) => b.text.includes('Allow'))!;
         fake.pressButton({ chat: dm, from: user, messageId: m.message_id, data: button.callback_data });
       },
+      async replyToLastBotMessage(text) {
+        const last = fake.botMessages(dm.id).filter((m) => !own.has(m.message_id)).at(-1);
+        if (!last) throw new Error('the bot has not written in the DM yet');
+        fake.userMessage({ chat: dm, from: user, text, replyToMessageId: last.message_id });
+      },
       async close() {},
     };
   },

@@ -120,4 +120,16 @@ describe('sdk_message result usage', () => {
     // Not even valid JSON: no parse, so nothing to complain about (the bridge ignores it anyway).
     expect(parseEvent('sdk_message', '{not json')).toStrictEqual({ type: 'sdk_message' });
   });
+
+  it('reads the echo of a user message the loop took in (how a steer is seen joining a turn), never a tool result', () => {
+    const echo = (content: unknown) => JSON.stringify({ type: 'user', message: { role: 'user', content }, parent_tool_use_id: null, session_id: 's' });
+    expect(parseEvent('sdk_message', echo('use the other folder'))).toStrictEqual({ type: 'sdk_message', userText: 'use the other folder' });
+    expect(parseEvent('sdk_message', echo([{ type: 'text', text: 'look at ' }, { type: 'image', source: {} }, { type: 'text', text: 'this' }]))).toStrictEqual({
+      type: 'sdk_message',
+      userText: 'look at this',
+    });
+    expect(parseEvent('sdk_message', echo([{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'use the other folder' }]))).toStrictEqual({ type: 'sdk_message' });
+    expect(parseEvent('sdk_message', echo([{ type: 'image', source: {} }]))).toStrictEqual({ type: 'sdk_message' });
+    expect(parseEvent('sdk_message', JSON.stringify({ type: 'assistant', message: { role: 'assistant', content: 'x' } }))).toStrictEqual({ type: 'sdk_message' });
+  });
 });

@@ -1,41 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LoopClient } from '../../src/loop-api/client.js';
 import { LoopNotFoundError, LoopTransportError } from '../../src/loop-api/errors.js';
 import { followTurn, repeatsDeltas, resumeTurn } from '../../src/loop-api/follower.js';
 import type { TurnEvent } from '../../src/loop-api/types.js';
-import { startSimulator, type ScriptStep, type SimOptions, type Simulator } from '../../src/sim/index.js';
+import type { ScriptStep } from '../../src/sim/index.js';
+import { collect, FAST_RETRY, simPerTest, textOf } from '../helpers/loop-sim.js';
 import { waitFor } from '../helpers/wait.js';
 
-const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 const FOLLOW = { pollIntervalMs: 50, giveUpAfterMs: 10_000 };
 
-let sims: Simulator[] = [];
-let clients: LoopClient[] = [];
-afterEach(async () => {
-  for (const c of clients) await c.close();
-  for (const s of sims) await s.close();
-  sims = [];
-  clients = [];
-});
+const setup = simPerTest();
 
-async function setup(o: SimOptions = {}): Promise<{ sim: Simulator; client: LoopClient; loopId: string }> {
-  const sim = await startSimulator({ idleCutMs: null, deltaDelayMs: 1, ...o });
-  const client = new LoopClient({ baseUrl: sim.url, token: sim.token, retry: FAST_RETRY, timeoutMs: 5_000 });
-  sims.push(sim);
-  clients.push(client);
-  const loopId = (await client.createLoop({})).id;
-  return { sim, client, loopId };
-}
-
-async function collect(it: AsyncIterable<TurnEvent>, onEvent?: (e: TurnEvent) => void | Promise<void>): Promise<TurnEvent[]> {
-  const out: TurnEvent[] = [];
-  for await (const e of it) {
-    out.push(e);
-    await onEvent?.(e);
-  }
-  return out;
-}
-const textOf = (evs: TurnEvent[]) => evs.map((e) => (e.type === 'assistant_delta' ? e.text : '')).join('');
 const types = (evs: TurnEvent[], t: string) => evs.filter((e) => e.type === t);
 
 /** Every follow that returns normally ends with exactly one terminal event, last. */
@@ -125,7 +100,7 @@ describe('followTurn', () => {
     let cuts = 0;
     const logger = { debug: (_o: object, msg?: string) => void (msg?.includes('stream') && cuts++), warn() {} };
     const client = new LoopClient({ baseUrl: sim.url, token: sim.token, retry: FAST_RETRY, logger });
-    clients.push(client);
+    setup.own(client);
     void plain;
     sim.scriptNextTurn(loopId, [{ delta: 'before ' }, { permission: { tool: 'Bash', input: { command: 'make' } } }, { delta: 'after' }]);
     let answered: Promise<void> | undefined;

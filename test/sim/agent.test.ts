@@ -52,6 +52,9 @@ describe('default agent', () => {
     ]);
     expect(steps[0]!.delta).toBeDefined();
     expect(steps.at(-1)!.delta).toBeDefined();
+    expect(steps.filter((s) => s.tool).map((s) => s.tool!.runMs)).toEqual([0, 0]);
+    const slow = [...defaultAgent('tools', 0, 2500)].filter((s) => s.tool).map((s) => s.tool!.runMs);
+    expect(slow).toEqual([2500, 2500]); // how long each tool runs (time to steer it by hand)
   });
   it('permission reacts to allow/deny/timeout; question echoes answers; error and slow', () => {
     expect(text(run('permission', (s) => (s.permission ? { allowed: true } : undefined)))).toContain('I ran');

@@ -1,6 +1,6 @@
 // `loopbridge sim` argument handling and a start/stop round trip.
 import { describe, expect, it } from 'vitest';
-import { parseSimArgs, runSimCli, SimCliError } from '../../src/sim/cli.js';
+import { CLI_TOOL_MS, parseSimArgs, runSimCli, SimCliError } from '../../src/sim/cli.js';
 import type { Simulator } from '../../src/sim/index.js';
 
 const T1 = 'la_' + 'a'.repeat(48);
@@ -16,6 +16,8 @@ describe('parseSimArgs', () => {
     expect(Object.values(gen.tokens)).toEqual(['alice']);
     expect(gen.generated[0]).toMatch(/^la_[0-9a-f]{48}$/);
     expect(parseSimArgs(['--port=8080', '--idle-cut-ms', 'off', '--ping-ms', '5', '--delta-ms', '0'])).toMatchObject({ port: 8080, idleCutMs: null, pingMs: 5, deltaMs: 0 });
+    expect(parseSimArgs([]).toolMs).toBe(CLI_TOOL_MS);
+    expect(parseSimArgs(['--tool-ms', '0']).toolMs).toBe(0);
   });
   it('rejects bad input with clear errors that never echo the token', () => {
     const bad: Array<[string[], RegExp]> = [
@@ -28,6 +30,7 @@ describe('parseSimArgs', () => {
       [['--token', `${T1}:x`, '--token', `${T2}:x`], /two tokens/],
       [['--bogus'], /unknown argument '--bogus'/],
       [['--idle-cut-ms', '-1'], /--idle-cut-ms/],
+      [['--tool-ms', 'soon'], /--tool-ms needs a whole number/],
     ];
     for (const [argv, re] of bad) {
       let err: unknown;

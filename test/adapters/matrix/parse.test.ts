@@ -50,6 +50,11 @@ describe('matrix parse', () => {
     const m = text('in thread', { 'm.relates_to': { rel_type: 'm.thread', event_id: '$root', is_falling_back: true, 'm.in_reply_to': { event_id: '$last' } } })!;
     expect(m.threadId).toBe('$root');
     expect(m.inReplyTo).toBe('$last');
+    // The fallback addresses the thread, not that message: it must not count as a reply to it (steering).
+    expect(m.replyIsFallback).toBe(true);
+    const chosen = text('in thread, replying', { 'm.relates_to': { rel_type: 'm.thread', event_id: '$root', is_falling_back: false, 'm.in_reply_to': { event_id: '$live' } } })!;
+    expect(chosen.inReplyTo).toBe('$live');
+    expect(chosen.replyIsFallback).toBeUndefined();
   });
 
   it('turns !command into /command for the core; !allow, !deny, !2, !1,3 are choice answers', () => {

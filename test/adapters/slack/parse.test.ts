@@ -23,6 +23,8 @@ describe('parseMessageEvent', () => {
     expect(await parseMessageEvent(reply, self, follow(['C1/100.1']))).toMatchObject({ conversation: { threadId: '100.1' }, replyToBot: true, mentionsBot: false });
     expect((await parseMessageEvent(reply, self, follow([])))!.replyToBot).toBe(false);
     expect((await parseMessageEvent(reply, self, { ...follow(['C1/100.1']), threadFollow: false }))!.replyToBot).toBe(false);
+    // Followed, but the thread hangs under a person's message: it replies to no message of the bot's.
+    expect((await parseMessageEvent(reply, self, follow(['C1/100.1'])))!.replyToMessageId).toBeUndefined();
   });
 
   it('a DM is one conversation; a reply under a bot message there is a reply to the bot', async () => {
