@@ -65,6 +65,8 @@ export interface InboundMessage {
   order?: number;
   /** The bot's message this one replies to, if any (used for free-text answers to questions). */
   replyToMessageId?: string;
+  /** The chat's display name when the event carries it (a Telegram group's title); a binding's `{chat}` title placeholder. Optional. */
+  chatTitle?: string;
 }
 
 export interface InboundPress {

@@ -57,6 +57,8 @@ export interface TurnInput {
   signal: AbortSignal;
   /** Stop-button token for this turn (native buttons only). */
   stopToken?: string;
+  /** The client to drive the loop with (its owner's token, access.loopTokens per-user). Default the runner's. */
+  client?: LoopClient;
 }
 
 export class TurnRunner {
@@ -130,7 +132,7 @@ export class TurnRunner {
       await store.flush();
       const images = await this.images(input);
       const events = followTurn(
-        this.deps.client,
+        input.client ?? this.deps.client,
         loopId,
         { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
         // A resumed turn ran with no stream of ours since the old process last persisted: text written then
