@@ -115,6 +115,17 @@ export function effectiveLoopId(conv: Pick<ConversationRecord, 'loopId' | 'bound
   return binding?.loopId ?? conv.loopId;
 }
 
+/**
+ * Whose personal token drives a conversation's loop (access.loopTokens per-user): the person who created it.
+ * A binding's configured loop is the bridge's, driven with the shared token, whoever writes. Undefined = the
+ * shared token (always so in shared mode).
+ */
+export function loopDriver(conv: Pick<ConversationRecord, 'boundBy' | 'tokenOwner'>, binding: ResolvedBinding | undefined, perUser: boolean): string | undefined {
+  if (!perUser) return undefined;
+  const configured = binding?.loopId !== undefined && conv.boundBy !== 'operator';
+  return configured ? undefined : conv.tokenOwner;
+}
+
 /** What a new loop is created with: the binding's template and parameters, the bridge's own metadata. */
 export interface LoopCreation {
   title: string;

@@ -137,6 +137,7 @@ export class Bridge {
     setMaxListeners(0, this.intakeAbort.signal); // adapters hang each pending intake call on it
     for (const a of options.adapters) this.outlets.set(a.platform, new Outlet(a, this.sessions.signal, this.metrics));
     this.metrics.gauge('turns_running', () => this.sessions.running.size, 'turns in flight');
+    this.metrics.gauge('loop_clients_personal', () => this.clients.openClients, 'clients open for people\'s linked loop tokens (access.loopTokens per-user)');
     this.metrics.gauge('inbound_queue_depth', () => this.sessions.queued, 'accepted messages waiting for or in their turn');
     this.metrics.gauge('platform_calls_queued', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.pending(), 0));
     this.metrics.gauge('platform_calls_total', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.stats.calls, 0));

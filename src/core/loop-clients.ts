@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import type { LoopClient } from '../loop-api/client.js';
 import { LoopAuthError, LoopPermissionError } from '../loop-api/errors.js';
-import type { ConversationRecord } from './state.js';
 import type { TokenVault } from './token-vault.js';
 
 /** A person's token is needed and is not linked (`token_missing`), or the loop server refused it (`token_refused`). */
@@ -86,11 +85,6 @@ export class LoopClients {
   /** Clients for personal tokens open now (for tests and metrics). */
   get openClients(): number {
     return this.pool.size;
-  }
-
-  /** Whose token drives a conversation's loop; undefined = the shared token. */
-  ownerOf(conv: Pick<ConversationRecord, 'tokenOwner'>): string | undefined {
-    return this.perUser ? conv.tokenOwner : undefined;
   }
 
   /** Lends the client for `owner`'s token (undefined: the shared one). Throws UserTokenError when none is linked. */

@@ -10,7 +10,7 @@ import type { PermissionMode } from '../loop-api/types.js';
 import type { Store, StoreOp } from '../store/store.js';
 import type { ConversationRef } from './adapter-types.js';
 import { conversationKey, qualifiedUserId } from './adapter-types.js';
-import { Bindings, effectiveLoopId, loopCreation, type ResolvedBinding } from './bindings.js';
+import { Bindings, effectiveLoopId, loopCreation, loopDriver, type ResolvedBinding } from './bindings.js';
 import { classifyTurnFailure, type TurnFailure } from './failure-kind.js';
 import { LoopClients, type WithClient } from './loop-clients.js';
 import type { LoopHealth } from './loop-health.js';
@@ -307,8 +307,7 @@ export class Sessions {
    * otherwise the person who created it (access.loopTokens per-user). Undefined = the shared token.
    */
   driverOf(conv: ConversationRecord, binding = this.bindings.resolve(conv.ref)): string | undefined {
-    const configured = binding?.loopId !== undefined && conv.boundBy !== 'operator';
-    return configured ? undefined : this.clients.ownerOf(conv);
+    return loopDriver(conv, binding, this.clients.perUser);
   }
 
   /** Runs `fn` with the client that drives this conversation's loop now (the record read from the store). */

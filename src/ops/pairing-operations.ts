@@ -9,7 +9,8 @@ import { ControlError, stringArg, type Operations } from './control-protocol.js'
 
 /** A pairing request as operators see it (no conversation internals). */
 export interface PairingView {
-  code: string;
+  /** The code the person was given; left out where asked (`codes: false`, the admin HTTP API). */
+  code?: string;
   user: string;
   displayName?: string;
   /** ms since the epoch */
@@ -33,9 +34,16 @@ function unknownCode(code: string): ControlError {
 
 export function pairingOperations(o: PairingOperationsOptions): Operations {
   return {
-    async 'pairing.list'() {
+    /** `codes: false` leaves the codes out: they are credentials the person hands the operator, not for every reader. */
+    async 'pairing.list'(args) {
       const { pending, approved } = await listPairings(o.store);
-      return { pending: pending.map(view), approved };
+      const withCodes = args.codes !== false;
+      const shown = pending.map((r) => {
+        const v = view(r);
+        if (!withCodes) delete v.code;
+        return v;
+      });
+      return { pending: shown, approved };
     },
     async 'pairing.approve'(args) {
       const code = stringArg(args, 'code');
