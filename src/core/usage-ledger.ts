@@ -82,7 +82,8 @@ export class UsageLedger {
     const day = utcDay(at);
     const key = rowKey(day, entry.convKey, entry.user);
     // Kept until `retentionDays` after the end of its day: the same instant for every write of the row.
-    const ttlMs = Math.max(1, Date.parse(`${day}T00:00:00Z`) + (this.retentionDays + 1) * DAY_MS - Date.now());
+    const ttlMs = Date.parse(`${day}T00:00:00Z`) + (this.retentionDays + 1) * DAY_MS - Date.now();
+    if (ttlMs <= 0) return Promise.resolve(); // a day already past the retention: nothing to keep
     const u = entry.usage ?? {};
     const work = (this.chains.get(key) ?? Promise.resolve()).then(async () => {
       const row = (await this.store.get<UsageRow>(key)) ?? { day, convKey: entry.convKey, user: entry.user, lastAt: 0, ...emptyTotals() };
