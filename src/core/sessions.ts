@@ -390,7 +390,8 @@ export class Sessions {
     await this.deps.store.flush();
     this.deps.metrics.inc('loop_errors_total', { kind: 'user_token' });
     this.deps.log.warn({ convKey: conv.key, user, reason, code: failure.code }, 'a linked loop token is missing or refused; messages wait');
-    const name = user === qualifiedUserId(item.conversation.platform, item.sender.id) ? (item.sender.displayName ?? user) : user;
+    const sender = user === qualifiedUserId(item.conversation.platform, item.sender.id) ? item.sender.displayName : undefined;
+    const name = sender ?? (fresh.startedBy?.user === user ? fresh.startedBy.name : undefined) ?? user;
     if (reason === 'token_refused') {
       if (!(await this.clients.vault?.markRefused(user))) return;
       await this.notify(

@@ -72,12 +72,14 @@ export class TokenVault {
   ) {}
 
   /**
-   * Opens the vault on a store with the key text (LOOPBRIDGE_SECRET_KEY). The first open records a key check;
-   * later opens must present the same key. Throws SecretKeyError.
+   * Opens the vault on a store with the key text (LOOPBRIDGE_SECRET_KEY). The first open records a key check
+   * (unless `recordKey` is false: an operator command must not pin a key before the daemon does); later opens
+   * must present the same key. Throws SecretKeyError.
    */
-  static async open(store: Store, keyText: string | undefined): Promise<TokenVault> {
+  static async open(store: Store, keyText: string | undefined, options: { recordKey?: boolean } = {}): Promise<TokenVault> {
     const vault = new TokenVault(store, parseSecretKey(keyText));
     const check = await store.get<Sealed>(keys.userTokenKeyCheck);
+    if (!check && options.recordKey === false) return vault;
     if (check) {
       if (vault.unseal(check, 'check') !== CHECK_PLAINTEXT) {
         throw new SecretKeyError('wrong', `${SECRET_KEY_ENV} is not the key the linked loop tokens in this store were encrypted with — set the key used before (or, to start over, everyone links again after an operator removes the usertoken/ entries)`);

@@ -80,7 +80,7 @@ async function cliContext(config: Config, store: Store): Promise<{ ctx: Operatio
   let unavailable: string | undefined;
   if (config.access.loopTokens === 'per-user') {
     try {
-      vault = await TokenVault.open(store, process.env[SECRET_KEY_ENV]);
+      vault = await TokenVault.open(store, process.env[SECRET_KEY_ENV], { recordKey: false });
     } catch (err) {
       unavailable = err instanceof Error ? err.message : String(err);
     }

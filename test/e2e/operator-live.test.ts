@@ -13,11 +13,10 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
 import { freePort } from '../helpers/net.js';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin/loopbridge.mjs');
 const ADMIN_TOKEN = 'adm_0123456789abcdef0123456789abcdef';
 const team = { id: -100555, type: 'supergroup' as const, title: 'API team' };
 const GROUP_KEY = `telegram:${team.id}`;
@@ -32,16 +31,7 @@ let daemon: ChildProcess;
 let opsUrl: string;
 let logs = '';
 
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(config, args);
 
 async function cliJson<T>(args: string[]): Promise<T> {
   const r = await cli([...args, '--json']);

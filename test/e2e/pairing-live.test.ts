@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin/loopbridge.mjs');
 const zoe = { id: 5151, first_name: 'Zoe' };
 const zoeDm = { id: zoe.id, type: 'private' as const, first_name: 'Zoe' };
 const yan = { id: 6262, first_name: 'Yan' };
@@ -25,16 +24,7 @@ let daemon: ChildProcess;
 let logs = '';
 
 /** Runs the CLI as a child process (asynchronously: the fake and the simulator live in this process). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(config, args);
 
 const texts = (chatId: number) => fake.botMessages(chatId).map((m) => m.text ?? '');
 const botSays = (chatId: number, re: RegExp) => waitFor(() => texts(chatId).find((t) => re.test(t)), `a bot message matching ${re}`, 20_000);

@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin/loopbridge.mjs');
 const BRIDGE = `la_${'0'.repeat(48)}`;
 const ANN_TOKEN = `la_${'a1'.repeat(24)}`;
 const BOB_TOKEN = `la_${'b2'.repeat(24)}`;
@@ -131,4 +130,13 @@ it('a wrong key is a clear startup error (the stored tokens stay sealed)', async
   await botSays(annDm.id, /Echo: after the restart/);
   expect(sim.creations().filter((c) => c.createdBy === 'ann')).toHaveLength(1);
   await stop();
+
+  // With no daemon the CLI works on the store; acting with Ann's token needs the key in its environment too.
+  const list = await runCli(config, ['conversations', 'list', '--json'], { LOOPBRIDGE_SECRET_KEY: undefined });
+  expect(JSON.parse(list.stdout).conversations).toEqual(expect.arrayContaining([expect.objectContaining({ key: `telegram:${ann.id}`, tokenOwner: `telegram:${ann.id}` })]));
+  const without = await runCli(config, ['conversations', 'stop', `telegram:${ann.id}`], { LOOPBRIDGE_SECRET_KEY: undefined });
+  expect(without.status).toBe(1);
+  expect(without.stderr).toContain(`runs with telegram:${ann.id}'s linked token, which this process cannot use: LOOPBRIDGE_SECRET_KEY is not set`);
+  const withKey = await runCli(config, ['conversations', 'stop', `telegram:${ann.id}`], { LOOPBRIDGE_SECRET_KEY: KEY });
+  expect(withKey.stdout).toMatch(/^sent a stop to loop_\S+ \(no turn of this conversation was running\)\n$/);
 });
