@@ -34,8 +34,8 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /** True when the request carries the admin token (constant-time on the hashes). */
 export function authorized(req: IncomingMessage, token: string): boolean {
-  const header = req.headers.authorization;
-  const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+  // The scheme name is case-insensitive (RFC 9110 §11.1): `bearer x` is as good as `Bearer x`.
+  const given = /^Bearer +(.*?) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
   return timingSafeEqual(digest(given), digest(token)) && given.length > 0;
 }
 
