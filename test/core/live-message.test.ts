@@ -324,7 +324,8 @@ describe('LiveMessage', () => {
 
   it('after shutdown, a finish() already shown resolves with no call, one not shown rejects (no finalized hook)', async () => {
     // Without the hook, showing the final text is all a final delivery does (with it, the platform must be told).
-    const adapter = Object.assign(new RecordingAdapter(), { finalized: undefined });
+    const adapter = new RecordingAdapter();
+    Object.assign(adapter, { finalized: undefined });
     const scheduler = new RateScheduler(adapter.capabilities.rate, { retryBaseMs: 5 });
     open.push(scheduler);
     const ac = new AbortController();

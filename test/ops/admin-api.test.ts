@@ -38,6 +38,9 @@ async function start(token: string | undefined): Promise<{ h: Harness; url: stri
   return { h, url: server.url };
 }
 
+/** The `error.message` of an admin API error answer. */
+const errorMessage = async (r: Response) => ((await r.json()) as { error: { message: string } }).error.message;
+
 const call = (url: string, path: string, init: { method?: string; auth?: string; body?: string } = {}) =>
   fetch(`${url}${path}`, {
     method: init.method ?? 'GET',
@@ -98,7 +101,7 @@ describe('admin HTTP API', () => {
     expect(await missing.json()).toEqual({ error: { code: 'bad_request', message: 'code is required (a non-empty string)' } });
     const unknown = await call(url, '/admin/pairing/approve', { method: 'POST', auth, body: JSON.stringify({ code: 'ZZZZZZZZ' }) });
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.message).toContain('no pending pairing code ZZZZZZZZ');
+    expect(await errorMessage(unknown)).toContain('no pending pairing code ZZZZZZZZ');
 
     const ok = await call(url, '/admin/pairing/approve', { method: 'POST', auth, body: JSON.stringify({ code: code.toLowerCase() }) });
     expect(ok.status).toBe(200);
@@ -115,15 +118,15 @@ describe('admin HTTP API', () => {
     const post = (body: string) => call(url, '/admin/pairing/approve', { method: 'POST', auth, body });
     const notJson = await post('{code:');
     expect(notJson.status).toBe(400);
-    expect((await notJson.json()).error.message).toBe('the request body is not JSON');
-    expect((await (await post('["ABCDEFGH"]')).json()).error.message).toBe('the request body must be a JSON object');
+    expect(await errorMessage(notJson)).toBe('the request body is not JSON');
+    expect(await errorMessage(await post('["ABCDEFGH"]'))).toBe('the request body must be a JSON object');
     const big = await post(JSON.stringify({ code: 'x'.repeat(70 * 1024) }));
     expect(big.status).toBe(400);
-    expect((await big.json()).error.message).toMatch(/larger than 65536 bytes/);
+    expect(await errorMessage(big)).toMatch(/larger than 65536 bytes/);
     expect((await call(url, '/admin/pairing/approve', { auth })).status).toBe(405);
     const nowhere = await call(url, '/admin/conversations/test%3Au1/explode', { method: 'POST', auth });
     expect(nowhere.status).toBe(404);
-    expect((await nowhere.json()).error.message).toContain('no admin route POST /admin/conversations/test%3Au1/explode');
+    expect(await errorMessage(nowhere)).toContain('no admin route POST /admin/conversations/test%3Au1/explode');
     expect((await call(url, '/admin/conversations/%E0%A4%A', { auth })).status).toBe(400);
   });
 });
