@@ -26,8 +26,6 @@ export const TELEGRAM_MODES = ['polling', 'webhook'] as const;
 export const SLACK_MODES = ['socket', 'http'] as const;
 /** Whose Loop API token creates and drives loops: the bridge's one `loop.token`, or each person's own. */
 export const LOOP_TOKEN_MODES = ['shared', 'per-user'] as const;
-/** What a message sent while a turn runs does (issue 12's `routing.whileBusy`; per binding here). */
-export const WHILE_BUSY_MODES = ['queue', 'steer'] as const;
 /** Placeholders a binding's `title` template may use. */
 export const TITLE_PLACEHOLDERS = ['platform', 'chat', 'sender', 'message'] as const;
 
@@ -41,7 +39,6 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export type TelegramMode = (typeof TELEGRAM_MODES)[number];
 export type SlackMode = (typeof SLACK_MODES)[number];
 export type LoopTokenMode = (typeof LOOP_TOKEN_MODES)[number];
-export type WhileBusyMode = (typeof WHILE_BUSY_MODES)[number];
 
 /** `loop:` — the Loop API v1 server this bridge drives. */
 export interface LoopConfig {
@@ -258,8 +255,6 @@ export interface BindingConfig {
   mentionPatterns?: string[];
   /** Show turns other clients run on the loop (like /attach). Default false. */
   mirror?: boolean;
-  /** Overrides `routing.whileBusy` (queue or steer a message sent while a turn runs) here. Default: the routing setting. */
-  whileBusy?: WhileBusyMode;
 }
 
 /** The fully resolved, defaulted configuration. Every field is present; absent sections are `null`. */
@@ -593,7 +588,6 @@ const bindingSchema = z.strictObject({
   requireMention: bool().optional(),
   mentionPatterns: z.array(regexSource(), { error: 'must be a list of regular expression strings' }).optional(),
   mirror: bool().optional(),
-  whileBusy: oneOf(WHILE_BUSY_MODES).optional(),
 });
 
 const section = <T extends z.ZodType>(s: T) => z.preprocess(nullToEmpty, s);

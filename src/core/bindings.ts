@@ -35,8 +35,6 @@ export interface BindingRule {
   mentionPatterns?: string[];
   /** Show turns other clients run on the loop. Default false. */
   mirror?: boolean;
-  /** Overrides `routing.whileBusy` here (issue 12): queue or steer a message sent while a turn runs. */
-  whileBusy?: 'queue' | 'steer';
 }
 
 /** The rule that applies to a conversation, with where it stands in the config. */
@@ -180,6 +178,5 @@ export function describeBinding(b: ResolvedBinding | undefined): string {
   if (b.vault) sets.push(`vault ${b.vault}`);
   if (b.requireMention !== undefined) sets.push(b.requireMention ? 'mention needed' : 'no mention needed');
   if (b.mirror) sets.push('mirrors other clients');
-  if (b.whileBusy) sets.push(`while busy: ${b.whileBusy}`);
   return `${b.path} (${match})${sets.length ? `: ${sets.join(', ')}` : ''}`;
 }
