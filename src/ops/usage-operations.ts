@@ -23,8 +23,10 @@ export interface UsageReport {
 export function sinceDay(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const text = String(value).trim();
-  const at = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(at)) throw new ControlError('bad_request', `since must be a date, YYYY-MM-DD (UTC) or an ISO date-time — got ${JSON.stringify(text)}`);
+  const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const at = dayOnly ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
+  // Date.parse rolls a day past the month's end over (2025-02-30 → March 2nd): such a date is refused, not moved.
+  if (Number.isNaN(at) || (dayOnly && utcDay(at) !== text)) throw new ControlError('bad_request', `since must be a date, YYYY-MM-DD (UTC) or an ISO date-time — got ${JSON.stringify(text)}`);
   return utcDay(at);
 }
 
