@@ -4,7 +4,6 @@
 // defaults; `conversations list` shows both with their state while a turn runs; `conversations bind` moves
 // the group to another loop without a restart; reset, stop and usage work; the admin API needs its token.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
 import { freePort } from '../helpers/net.js';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 
@@ -27,7 +26,7 @@ let fake: FakeTelegram;
 let client: LoopClient;
 let dir: string;
 let config: string;
-let daemon: ChildProcess;
+let daemon: DaemonProcess;
 let opsUrl: string;
 let logs = '';
 
@@ -80,18 +79,12 @@ bindings:
     title: "{chat}: {message}"
 `,
   );
-  daemon = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  daemon.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  daemon = startDaemonProcess(config, (t) => (logs += t));
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  if (daemon && daemon.exitCode === null) {
-    const exited = new Promise((r) => daemon.once('exit', r));
-    daemon.kill('SIGKILL');
-    await exited;
-  }
+  await daemon?.stop('SIGKILL');
   await client?.close();
   await fake?.close();
   await sim?.close();
@@ -145,7 +138,7 @@ describe('bindings, the operator CLI and the admin API against a running daemon'
 
   it('`conversations bind` moves the group to another loop without a restart; reset starts a fresh one', async () => {
     const other = await client.createLoop({ title: 'the release loop' });
-    const pid = daemon.pid;
+    const pid = daemon.child.pid;
     const bound = await cli(['conversations', 'bind', GROUP_KEY, other.id]);
     expect(bound.stderr).toBe('');
     expect(bound.stdout).toBe(`bound ${GROUP_KEY} to ${other.id} (the release loop); it was on ${groupLoop}. Its next message goes there.\n`);
@@ -153,8 +146,8 @@ describe('bindings, the operator CLI and the admin API against a running daemon'
     await botSays(team.id, /Echo: to the release loop/);
     expect(sim.received(other.id)).toEqual(['to the release loop']);
     expect(sim.received(groupLoop)).not.toContain('to the release loop');
-    expect(daemon.pid).toBe(pid);
-    expect(daemon.exitCode).toBeNull();
+    expect(daemon.child.pid).toBe(pid);
+    expect(daemon.child.exitCode).toBeNull();
     const bad = await cli(['conversations', 'bind', GROUP_KEY, 'loop_00000000-0000-4000-8000-000000000000']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('has no loop loop_00000000');
@@ -232,9 +225,7 @@ describe('bindings, the operator CLI and the admin API against a running daemon'
   });
 
   it('no token or secret reached the logs', async () => {
-    const exited = new Promise<number | null>((r) => daemon.once('exit', (c) => r(c)));
-    daemon.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await daemon.stop()).toBe(0);
     expect(logs).toContain('conversation bound by an operator');
     for (const secret of [ADMIN_TOKEN, sim.token, fake.token]) expect(logs).not.toContain(secret);
   });

@@ -1,14 +1,13 @@
 // `loopbridge pairing approve` while the daemon runs, as an operator does it: the daemon and the CLI are real
 // child processes, Telegram is the Bot API fake and the loop server the simulator, all on 127.0.0.1.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 const zoe = { id: 5151, first_name: 'Zoe' };
@@ -20,7 +19,7 @@ let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
 let config: string;
-let daemon: ChildProcess;
+let daemon: DaemonProcess;
 let logs = '';
 
 /** Runs the CLI as a child process (asynchronously: the fake and the simulator live in this process). */
@@ -45,18 +44,12 @@ telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
 ops: { logLevel: info, logFormat: json }
 `,
   );
-  daemon = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  daemon.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  daemon = startDaemonProcess(config, (t) => (logs += t));
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  if (daemon.exitCode === null) {
-    const exited = new Promise((r) => daemon.once('exit', r));
-    daemon.kill('SIGKILL');
-    await exited;
-  }
+  await daemon?.stop('SIGKILL');
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -91,9 +84,7 @@ it('pairing approve while the daemon runs lets that person in at once; deny keep
   expect(texts(yanDm.id).some((t) => /Echo/.test(t))).toBe(false);
 
   // The approval is the daemon's own state: it survives its shutdown, and no pairing code was ever logged.
-  const exited = new Promise<number | null>((r) => daemon.once('exit', (c) => r(c)));
-  daemon.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  expect(await daemon.stop()).toBe(0);
   const saved = readFileSync(join(dir, 'store.json'), 'utf8');
   expect(saved).toContain(`paired/telegram:${zoe.id}`);
   expect(saved).not.toContain(`paired/telegram:${yan.id}`);

@@ -3,7 +3,6 @@
 // two people link their tokens in DMs (the messages are deleted at Telegram) and each one's loop is owned by
 // them at the loop server; no token reaches the store file in clear, the logs, or a chat.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 
@@ -26,27 +25,21 @@ let sim: Simulator;
 let fake: FakeTelegram;
 let dir: string;
 let config: string;
-let daemon: ChildProcess | undefined;
+let daemon: DaemonProcess | undefined;
 let logs = '';
 
 /** Starts the daemon; resolves with its exit code if it exits on its own first, else undefined once it polls. */
 function start(env: Record<string, string | undefined>): Promise<number | null | undefined> {
-  const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOOPBRIDGE_SECRET_KEY: undefined, ...env } });
-  daemon = child;
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  daemon = startDaemonProcess(config, (t) => (logs += t), { LOOPBRIDGE_SECRET_KEY: undefined, ...env });
   const polls = fake.calls.length;
   return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
+    void daemon!.exited.then(resolve);
     void waitFor(() => fake.calls.slice(polls).some((c) => c.method === 'getUpdates'), 20_000).then(() => resolve(undefined), () => {});
   });
 }
 
 async function stop(): Promise<void> {
-  if (!daemon || daemon.exitCode !== null) return;
-  const exited = new Promise((r) => daemon!.once('exit', r));
-  daemon.kill('SIGTERM');
-  await exited;
+  await daemon?.stop();
 }
 
 const texts = (chatId: number) => fake.botMessages(chatId).map((m) => m.text ?? '');
@@ -71,11 +64,7 @@ ops: { logLevel: debug, logFormat: json }
 });
 
 afterAll(async () => {
-  if (daemon && daemon.exitCode === null) {
-    const exited = new Promise((r) => daemon!.once('exit', r));
-    daemon.kill('SIGKILL');
-    await exited;
-  }
+  await daemon?.stop('SIGKILL');
   await fake?.close();
   await sim?.close();
   rmSync(dir, { recursive: true, force: true });
