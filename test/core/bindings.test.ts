@@ -4,18 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { Bindings, effectiveLoopId, loopCreation, type BindingRule } from '../../src/core/bindings.js';
 import type { ConversationRecord } from '../../src/core/state.js';
-import { dm, finalReply, group, harnessSuite, loopOf, message, person, texts, waitFor, type Harness } from './fixtures.js';
+import { dm, finalReply, group, harnessSuite, loopOf, message, person, say, texts, waitFor } from './fixtures.js';
 
 const suite = harnessSuite();
 const u1 = person('u1');
 const admin = person('admin');
 
-/** Sends a line in a chat and resolves with the first new bot message there matching `re`. */
-async function say(h: Harness, conv: ReturnType<typeof group>, from: ReturnType<typeof person>, text: string, re: RegExp, extra = {}): Promise<string> {
-  const before = h.adapter.chat(conv.chatId).length;
-  await h.adapter.inject(message(conv, from, text, extra));
-  return waitFor(() => h.adapter.chat(conv.chatId).slice(before).find((m) => re.test(m.text))?.text, `an answer to ${text} matching ${re}`);
-}
 
 describe('Bindings (matching)', () => {
   const rules: BindingRule[] = [

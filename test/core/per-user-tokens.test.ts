@@ -11,7 +11,7 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/store.js';
-import { dm, finalReply, group, loopOf, message, person, startHarness, texts, waitFor, type Harness } from './fixtures.js';
+import { dm, finalReply, group, loopOf, message, person, say, startHarness, texts, waitFor, type Harness } from './fixtures.js';
 
 const tok = (c: string) => `la_${c.repeat(48)}`;
 const BRIDGE = tok('0');
@@ -47,12 +47,6 @@ async function perUserHarness(o: { idleMs?: number; store?: Store } = {}): Promi
   return Object.assign(h, { vault });
 }
 
-/** Sends a line and resolves with the first new bot message in that chat matching `re`. */
-async function say(h: Harness, conv: ReturnType<typeof dm>, from: ReturnType<typeof person>, text: string, re: RegExp, extra = {}): Promise<string> {
-  const before = h.adapter.chat(conv.chatId).length;
-  await h.adapter.inject(message(conv, from, text, extra));
-  return waitFor(() => h.adapter.chat(conv.chatId).slice(before).find((m) => re.test(m.text))?.text, `an answer to ${text} matching ${re}`);
-}
 
 const ownerAtServer = (loopId: string) => sim.creation(loopId)?.createdBy;
 
