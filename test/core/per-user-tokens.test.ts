@@ -11,6 +11,7 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/store.js';
+import { PlatformError } from '../../src/core/adapter-types.js';
 import { dm, finalReply, group, loopOf, message, person, say, startHarness, texts, waitFor, type Harness } from './fixtures.js';
 
 const tok = (c: string) => `la_${c.repeat(48)}`;
@@ -160,5 +161,48 @@ describe('per-user loop tokens', () => {
     await finalReply(h, 'ann', /Echo:\*\* two/);
     expect(h.bridge.clients.openClients).toBeLessThanOrEqual(1); // one token, one client
     await waitFor(() => h.bridge.clients.openClients === 0, 'the idle client to be closed');
+  });
+
+  it('/link answers every bad case plainly and links nothing; the message is taken off the chat each time', async () => {
+    const h = await perUserHarness();
+    const annDm = dm('ann');
+    const deleted = (id: string) => h.adapter.calls.some((c) => c.method === 'delete' && c.messageId === id);
+    const link = async (text: string, re: RegExp) => {
+      const m = message(annDm, ann, text);
+      const before = h.adapter.chat('ann').length;
+      await h.adapter.inject(m);
+      const answer = await waitFor(() => h.adapter.chat('ann').slice(before).find((x) => re.test(x.text))?.text, `an answer to ${text}`);
+      return { answer, deleted: deleted(m.messageId) };
+    };
+
+    const malformed = await link('/link la_1234', /not a Loop API token/);
+    expect(malformed).toEqual({ answer: 'That is not a Loop API token (la_ followed by 48 lowercase hex characters); nothing was linked.', deleted: true });
+    // A token the loop server does not know: its 401 is named, nothing linked.
+    const unknown = await link(`/link ${tok('9')}`, /refused that token/);
+    expect(unknown.answer).toMatch(/^The loop server refused that token \(\w+\); nothing was linked\./);
+    expect(unknown.deleted).toBe(true);
+    // The loop server failing (503 past the client's retries) is not the token's fault.
+    sim.faults.failNext(10, 503, { path: /\/loops/ });
+    const down = await link(`/link ${ANN}`, /could not reach/);
+    sim.faults.clearFailures();
+    expect(down.answer).toContain('nothing was linked. Please try again in a moment.');
+    expect(await h.vault.linked('test:ann')).toBeUndefined();
+    // Where the platform does not let the bot delete it (Slack: cant_delete_message), the person is asked to.
+    h.adapter.failNext('delete', new PlatformError('cant_delete_message', 'cant_delete_message', true));
+    const kept = await link(`/link ${ANN}`, /Linked/);
+    expect(kept.answer).toContain('I could not delete your message here: please delete it yourself.');
+    expect(await h.vault.linked('test:ann')).toBeDefined();
+    for (const t of texts(h.adapter, 'ann')) expect(t).not.toContain(ANN.slice(3));
+    expect(await say(h, annDm, ann, '/unlink', /Unlinked/)).toContain('revoke it on the loop server');
+    expect(await say(h, annDm, ann, '/unlink', /linked/)).toBe('No loop token of yours is linked.');
+  });
+
+  it('with shared tokens /link links nothing, and still takes the token off the chat', async () => {
+    const h = await startHarness({ simulator: sim });
+    open.push(h);
+    const m = message(dm('u1'), person('u1'), `/link ${ANN}`);
+    await h.adapter.inject(m);
+    expect(await waitFor(() => texts(h.adapter, 'u1').find((t) => /nothing to link/.test(t)))).toBe('This bridge drives every loop with its own shared token, so there is nothing to link.');
+    expect(h.adapter.calls.some((c) => c.method === 'delete' && c.messageId === m.messageId)).toBe(true);
   });
 });
