@@ -4,7 +4,7 @@
 // defaults; `conversations list` shows both with their state while a turn runs; `conversations bind` moves
 // the group to another loop without a restart; reset, stop and usage work; the admin API needs its token.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
 import { freePort } from '../helpers/net.js';
-import { runCli, startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
+import { killDaemons, runCli, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 
@@ -28,9 +29,8 @@ let dir: string;
 let config: string;
 let daemon: DaemonProcess;
 let opsUrl: string;
-let logs = '';
 
-const cli = (args: string[]) => runCli(config, args);
+const cli = (args: string[]) => runCli([...args, '--config', config]);
 
 async function cliJson<T>(args: string[]): Promise<T> {
   const r = await cli([...args, '--json']);
@@ -61,14 +61,12 @@ beforeAll(async () => {
   fake.addChat(annDm);
   fake.addChat(team);
   dir = mkdtempSync(join(tmpdir(), 'lb-ops-'));
-  config = join(dir, 'config.yaml');
   const port = await freePort();
   opsUrl = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}"] }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["telegram:${ann.id}"] }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
 ops: { httpPort: ${port}, adminToken: "${ADMIN_TOKEN}", logLevel: info, logFormat: json }
 bindings:
@@ -76,15 +74,14 @@ bindings:
     chat: "${team.id}"
     repo: acme/api
     permissionMode: acceptEdits
-    title: "{chat}: {message}"
-`,
+    title: "{chat}: {message}"`,
   );
-  daemon = startDaemonProcess(config, (t) => (logs += t));
+  daemon = startDaemon(config);
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
+  await killDaemons();
   await client?.close();
   await fake?.close();
   await sim?.close();
@@ -226,7 +223,7 @@ describe('bindings, the operator CLI and the admin API against a running daemon'
 
   it('no token or secret reached the logs', async () => {
     expect(await daemon.stop()).toBe(0);
-    expect(logs).toContain('conversation bound by an operator');
-    for (const secret of [ADMIN_TOKEN, sim.token, fake.token]) expect(logs).not.toContain(secret);
+    expect(daemon.output()).toContain('conversation bound by an operator');
+    for (const secret of [ADMIN_TOKEN, sim.token, fake.token]) expect(daemon.output()).not.toContain(secret);
   });
 });

@@ -1,13 +1,14 @@
 // `loopbridge pairing approve` while the daemon runs, as an operator does it: the daemon and the CLI are real
 // child processes, Telegram is the Bot API fake and the loop server the simulator, all on 127.0.0.1.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
-import { runCli, startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
+import { killDaemons, runCli, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { waitFor } from '../helpers/wait.js';
 
 const zoe = { id: 5151, first_name: 'Zoe' };
@@ -20,10 +21,9 @@ let fake: FakeTelegram;
 let dir: string;
 let config: string;
 let daemon: DaemonProcess;
-let logs = '';
 
-/** Runs the CLI as a child process (asynchronously: the fake and the simulator live in this process). */
-const cli = (args: string[]) => runCli(config, args);
+/** The CLI against this daemon's config (asynchronously: the fake and the simulator live in this process). */
+const cli = (args: string[]) => runCli([...args, '--config', config]);
 
 const texts = (chatId: number) => fake.botMessages(chatId).map((m) => m.text ?? '');
 const botSays = (chatId: number, re: RegExp) => waitFor(() => texts(chatId).find((t) => re.test(t)), `a bot message matching ${re}`, 20_000);
@@ -34,22 +34,19 @@ beforeAll(async () => {
   fake.addChat(zoeDm);
   fake.addChat(yanDm);
   dir = mkdtempSync(join(tmpdir(), 'lb-pair-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${sim.token}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { dm: pairing }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { dm: pairing }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: info, logFormat: json }
-`,
+ops: { logLevel: info, logFormat: json }`,
   );
-  daemon = startDaemonProcess(config, (t) => (logs += t));
+  daemon = startDaemon(config);
   await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000);
 });
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
+  await killDaemons();
   await fake.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });
@@ -84,13 +81,13 @@ it('pairing approve while the daemon runs lets that person in at once; deny keep
   expect(texts(yanDm.id).some((t) => /Echo/.test(t))).toBe(false);
 
   // The approval is the daemon's own state: it survives its shutdown, and no pairing code was ever logged.
-  expect(await daemon.stop()).toBe(0);
+  expect(await daemon.stop('SIGTERM')).toBe(0);
   const saved = readFileSync(join(dir, 'store.json'), 'utf8');
   expect(saved).toContain(`paired/telegram:${zoe.id}`);
   expect(saved).not.toContain(`paired/telegram:${yan.id}`);
-  expect(logs).toContain('pairing approved');
-  expect(logs).not.toContain(code);
-  expect(logs).not.toContain(yanCode);
+  expect(daemon.output()).toContain('pairing approved');
+  expect(daemon.output()).not.toContain(code);
+  expect(daemon.output()).not.toContain(yanCode);
   const listedAfter = await cli(['pairing', 'list']);
   expect(listedAfter.stdout).toMatch(new RegExp(`approved users:\\n  USER\\n  telegram:${zoe.id}\\n`));
 });

@@ -4,13 +4,14 @@
 // them at the loop server; no token reaches the store file in clear, the logs, or a chat.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
-import { runCli, startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
+import { writeDaemonConfig } from '../helpers/daemon-config.js';
+import { killDaemons, runCli, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait.js';
 import { startFakeTelegram, type FakeTelegram } from '../peers/fake-telegram.js';
 
@@ -26,11 +27,10 @@ let fake: FakeTelegram;
 let dir: string;
 let config: string;
 let daemon: DaemonProcess | undefined;
-let logs = '';
 
 /** Starts the daemon; resolves with its exit code if it exits on its own first, else undefined once it polls. */
 function start(env: Record<string, string | undefined>): Promise<number | null | undefined> {
-  daemon = startDaemonProcess(config, (t) => (logs += t), { LOOPBRIDGE_SECRET_KEY: undefined, ...env });
+  daemon = startDaemon(config, { env: { LOOPBRIDGE_SECRET_KEY: undefined, ...env } });
   const polls = fake.calls.length;
   return new Promise((resolve) => {
     void daemon!.exited.then(resolve);
@@ -51,20 +51,18 @@ beforeAll(async () => {
   fake.addChat(annDm);
   fake.addChat(bobDm);
   dir = mkdtempSync(join(tmpdir(), 'lb-peruser-'));
-  config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `loop: { baseUrl: "${sim.url}", token: "${BRIDGE}" }
-store: { path: "${join(dir, 'store.json')}", flushDelayMs: 10 }
-access: { users: ["telegram:${ann.id}", "telegram:${bob.id}"], loopTokens: per-user }
+  config = writeDaemonConfig(
+    dir,
+    sim,
+    `access: { users: ["telegram:${ann.id}", "telegram:${bob.id}"], loopTokens: per-user }
 telegram: { token: "${fake.token}", apiRoot: "${fake.apiRoot}" }
-ops: { logLevel: debug, logFormat: json }
-`,
+ops: { logLevel: debug, logFormat: json }`,
+    { loopToken: BRIDGE },
   );
 });
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
+  await killDaemons();
   await fake?.close();
   await sim?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -72,10 +70,10 @@ afterAll(async () => {
 
 it('refuses to start without LOOPBRIDGE_SECRET_KEY, saying what to do', async () => {
   expect(await start({})).toBe(1);
-  expect(logs).toContain('LOOPBRIDGE_SECRET_KEY is not set');
-  expect(logs).toContain('openssl rand -base64 32');
+  expect(daemon!.output()).toContain('LOOPBRIDGE_SECRET_KEY is not set');
+  expect(daemon!.output()).toContain('openssl rand -base64 32');
   expect(await start({ LOOPBRIDGE_SECRET_KEY: 'not-a-key' })).toBe(1);
-  expect(logs).toContain('LOOPBRIDGE_SECRET_KEY must be 32 random bytes');
+  expect(daemon!.output()).toContain('LOOPBRIDGE_SECRET_KEY must be 32 random bytes');
 });
 
 it('two people link their own tokens in DMs; each one\'s loop is owned by them at the loop server', async () => {
@@ -106,13 +104,13 @@ it('two people link their own tokens in DMs; each one\'s loop is owned by them a
   expect(stored).toContain('usertoken/telegram:4242');
   for (const secret of [ANN_TOKEN, BOB_TOKEN, ANN_TOKEN.slice(3), BOB_TOKEN.slice(3)]) {
     expect(stored).not.toContain(secret);
-    expect(logs).not.toContain(secret);
+    expect(daemon!.output()).not.toContain(secret);
   }
 });
 
 it('a wrong key is a clear startup error (the stored tokens stay sealed)', async () => {
   expect(await start({ LOOPBRIDGE_SECRET_KEY: randomBytes(32).toString('hex') })).toBe(1);
-  expect(logs).toContain('LOOPBRIDGE_SECRET_KEY is not the key the linked loop tokens in this store were encrypted with');
+  expect(daemon!.output()).toContain('LOOPBRIDGE_SECRET_KEY is not the key the linked loop tokens in this store were encrypted with');
   // The right key still works, and Ann's loop goes on with her token.
   expect(await start({ LOOPBRIDGE_SECRET_KEY: KEY })).toBeUndefined();
   fake.userMessage({ chat: annDm, from: ann, text: 'after the restart' });
@@ -121,11 +119,11 @@ it('a wrong key is a clear startup error (the stored tokens stay sealed)', async
   await stop();
 
   // With no daemon the CLI works on the store; acting with Ann's token needs the key in its environment too.
-  const list = await runCli(config, ['conversations', 'list', '--json'], { LOOPBRIDGE_SECRET_KEY: undefined });
+  const list = await runCli(['conversations', 'list', '--json', '--config', config], { LOOPBRIDGE_SECRET_KEY: undefined });
   expect(JSON.parse(list.stdout).conversations).toEqual(expect.arrayContaining([expect.objectContaining({ key: `telegram:${ann.id}`, tokenOwner: `telegram:${ann.id}` })]));
-  const without = await runCli(config, ['conversations', 'stop', `telegram:${ann.id}`], { LOOPBRIDGE_SECRET_KEY: undefined });
+  const without = await runCli(['conversations', 'stop', `telegram:${ann.id}`, '--config', config], { LOOPBRIDGE_SECRET_KEY: undefined });
   expect(without.status).toBe(1);
   expect(without.stderr).toContain(`runs with telegram:${ann.id}'s linked token, which this process cannot use: LOOPBRIDGE_SECRET_KEY is not set`);
-  const withKey = await runCli(config, ['conversations', 'stop', `telegram:${ann.id}`], { LOOPBRIDGE_SECRET_KEY: KEY });
+  const withKey = await runCli(['conversations', 'stop', `telegram:${ann.id}`, '--config', config], { LOOPBRIDGE_SECRET_KEY: KEY });
   expect(withKey.stdout).toMatch(/^sent a stop to loop_\S+ \(no turn of this conversation was running\)\n$/);
 });
