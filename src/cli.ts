@@ -1,5 +1,5 @@
-// The `loopbridge` command: start | demo | sim | check-config | pairing. Each subcommand returns an exit
-// code; errors name the flag or config key and what to do.
+// The `loopbridge` command: start | demo | sim | check-config | pairing | conversations | usage. Each
+// subcommand returns an exit code; errors name the flag or config key and what to do.
 
 import { loadConfig, ConfigError, runCheckConfig } from './config/index.js';
 import { scrubSecrets, secretValues } from './config/mask.js';
@@ -7,9 +7,7 @@ import { startDaemon } from './daemon.js';
 import { runDemo } from './demo.js';
 import { createLogger } from './ops/logging.js';
 import { runSimCli } from './sim/cli.js';
-import { ControlError } from './ops/control-protocol.js';
-import { operate } from './ops/operator.js';
-import type { PairingView } from './ops/pairing-operations.js';
+import { conversationsCommand, OperatorUsageError, pairingCommand, usageCommand } from './ops/operator-cli.js';
 
 const USAGE = `usage: loopbridge <command> [options]
 
@@ -17,9 +15,16 @@ const USAGE = `usage: loopbridge <command> [options]
   demo                            simulator + console chat, nothing to configure (what \`npm start\` runs)
   sim --port N --token la_…       run the Loop API v1 simulator (several --token: several users)
   check-config --config FILE      validate a config and print it resolved, secrets masked
-  pairing list --config FILE      pending pairing codes and approved users
-  pairing approve CODE --config FILE   let that person in (at once, also while the daemon runs)
-  pairing deny CODE --config FILE      refuse that request
+  pairing list [--json] --config FILE     pending pairing codes and approved users
+  pairing approve CODE --config FILE      let that person in (at once, also while the daemon runs)
+  pairing deny CODE --config FILE         refuse that request
+  conversations list [--platform P] [--json] --config FILE
+                                  every conversation: loop, binding, state, last activity, who started it
+  conversations show KEY [--json] --config FILE   one conversation in detail
+  conversations bind KEY LOOP_ID --config FILE    send its messages to that existing loop (at once)
+  conversations reset KEY --config FILE           as /new: its next message starts a fresh loop
+  conversations stop KEY --config FILE            as /stop: interrupt its running turn
+  usage [--since YYYY-MM-DD] [--json] --config FILE   turns, tokens and cost per conversation and per person
 `;
 
 function flag(argv: string[], name: string): string | undefined {
@@ -85,32 +90,6 @@ async function start(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function pairing(argv: string[]): Promise<number> {
-  const [sub, code] = argv;
-  const { config } = loadConfig(requireConfigPath(argv, 'pairing'));
-  knownSecrets = secretValues(config);
-  const needsCode = sub === 'approve' || sub === 'deny';
-  if (sub !== 'list' && !needsCode) throw new UsageError('usage: loopbridge pairing list|approve CODE|deny CODE --config FILE');
-  if (needsCode && (!code || code.startsWith('-'))) throw new UsageError(`loopbridge pairing ${sub} CODE --config FILE: CODE is required`);
-  try {
-    // Through the running daemon if there is one (the change takes effect at once), else on the store file.
-    const { result } = await operate(config, `pairing.${sub}`, needsCode ? { code } : {});
-    if (sub === 'list') {
-      const { pending, approved } = result as { pending: PairingView[]; approved: string[] };
-      process.stdout.write(`pending:\n${pending.map((p) => `  ${p.code}  ${p.user}${p.displayName ? ` (${p.displayName})` : ''}  since ${new Date(p.createdAt).toISOString()}`).join('\n') || '  (none)'}\n`);
-      process.stdout.write(`approved:\n${approved.map((u) => `  ${u}`).join('\n') || '  (none)'}\n`);
-      return 0;
-    }
-    const rec = result as PairingView;
-    process.stdout.write(`${sub === 'approve' ? 'approved' : 'denied'} ${rec.user}${rec.displayName ? ` (${rec.displayName})` : ''}\n`);
-    return 0;
-  } catch (err) {
-    if (!(err instanceof ControlError)) throw err;
-    process.stderr.write(`${scrubSecrets(err.message, knownSecrets)}\n`);
-    return 1;
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -125,7 +104,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'check-config':
         return await runCheckConfig(rest);
       case 'pairing':
-        return await pairing(rest);
+        return await pairingCommand(rest);
+      case 'conversations':
+        return await conversationsCommand(rest);
+      case 'usage':
+        return await usageCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -137,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof OperatorUsageError) {
       process.stderr.write(`${err.message}\n`);
       return 2;
     }

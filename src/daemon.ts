@@ -8,10 +8,13 @@ import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
 import type { ChatAdapter } from './core/adapter-types.js';
 import { Bridge } from './core/bridge.js';
+import { SECRET_KEY_ENV, TokenVault } from './core/token-vault.js';
+import { UsageLedger } from './core/usage-ledger.js';
 import { LoopClient } from './loop-api/client.js';
 import type { Logger } from './ops/logging.js';
+import { runOperation } from './ops/control-protocol.js';
 import { startOpsServer, type OpsServer } from './ops/ops-server.js';
-import { storeOperations } from './ops/operator.js';
+import { loopClientFor, openUsageStore, operatorOperations } from './ops/operator.js';
 import { claimStore } from './ops/store-guard.js';
 import type { ControlServer } from './ops/control-server.js';
 import { openStore } from './store/open-store.js';
@@ -25,6 +28,8 @@ export interface DaemonOptions {
   adapters?: ChatAdapter[];
   /** A store to use instead of opening the one config.store names (tests). */
   store?: Store;
+  /** LOOPBRIDGE_SECRET_KEY (access.loopTokens per-user). Default: the environment's. */
+  secretKey?: string;
 }
 
 export interface Daemon {
@@ -50,6 +55,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     if (!options.store) opened.unshift(() => store.close());
     const client = new LoopClient({ baseUrl: config.loop.baseUrl, token: config.loop.token, timeoutMs: config.loop.timeoutMs, logger: log });
     opened.unshift(() => client.close());
+    // Per-user tokens: a missing, malformed or wrong key stops the start here, saying so (never plaintext, never silently without them).
+    const vault = config.access.loopTokens === 'per-user' ? await TokenVault.open(store, options.secretKey ?? process.env[SECRET_KEY_ENV]) : undefined;
+    const usageStore = await openUsageStore(config, store);
+    if (usageStore !== store) opened.unshift(() => usageStore.close());
+    const usage = new UsageLedger(usageStore, config.ops.usageRetentionDays);
     const adapters: ChatAdapter[] = [...(options.adapters ?? [])];
     if (config.console && options.console) {
       adapters.push(new ConsoleAdapter({ ...options.console, user: config.console.user }));
@@ -123,24 +133,46 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       replies: config.replies,
       defaultPermissionMode: config.loop.permissionMode,
       log,
+      bindings: config.bindings,
+      perUserTokens: vault ? { vault, create: (token) => loopClientFor(config, token, log) } : undefined,
+      usage,
     });
     opened.unshift(() => bridge.stop());
     await bridge.start();
-    control?.serve({
+    if (config.bindings.length) log.info({ bindings: config.bindings.length }, 'conversation bindings loaded');
+    // One table for the control socket and the admin API: the CLI's operations, run on the daemon's own state.
+    const operations = {
       async 'daemon.ping'() {
         return { pid: process.pid };
       },
-      ...storeOperations(config, store, { approved: (rec) => bridge.pairingApproved(rec), log }),
-    });
+      ...operatorOperations({
+        config,
+        store,
+        usage,
+        bindings: bridge.bindings,
+        clients: bridge.clients,
+        running: (key) => bridge.sessions.running.has(key),
+        approved: (rec) => bridge.pairingApproved(rec),
+        log,
+      }),
+    };
+    control?.serve(operations);
     let ops: OpsServer | undefined;
     if (config.ops.httpPort !== null) {
-      ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => {
-        const storeHealth = (await store.health?.()) ?? { ok: true };
-        // An unreachable store answers 503 (and skips the backlog, which would need the store).
-        if (!storeHealth.ok) return { ...bridge.health(), ok: false, store: storeHealth };
-        return { ...bridge.health(), store: storeHealth, backlog: await bridge.backlog(), running: bridge.sessions.running.size };
-      });
-      log.info({ url: ops.url }, 'ops endpoints on /healthz and /metrics');
+      const admin = config.ops.adminToken ? { token: config.ops.adminToken, run: (op: string, args: Record<string, unknown>) => runOperation(operations, op, args) } : undefined;
+      ops = await startOpsServer(
+        config.ops.httpHost,
+        config.ops.httpPort,
+        bridge.metrics,
+        async () => {
+          const storeHealth = (await store.health?.()) ?? { ok: true };
+          // An unreachable store answers 503 (and skips the backlog, which would need the store).
+          if (!storeHealth.ok) return { ...bridge.health(), ok: false, store: storeHealth };
+          return { ...bridge.health(), store: storeHealth, backlog: await bridge.backlog(), running: bridge.sessions.running.size };
+        },
+        admin,
+      );
+      log.info({ url: ops.url }, admin ? 'ops endpoints on /healthz, /metrics and /admin/' : 'ops endpoints on /healthz and /metrics');
     }
     let stopped: Promise<void> | null = null;
     return {
@@ -155,6 +187,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
           await control?.close();
           await ops?.close();
           await client.close();
+          if (usageStore !== store) await usageStore.close();
           if (!options.store) await store.close();
         })();
         return stopped;

@@ -85,6 +85,7 @@ function parseMessage(m: Message, bot: BotSelf): InboundMessage | undefined {
     messageId: String(m.message_id),
     order: m.message_id, // grows within a chat: lets the store forget old dedupe marks safely
     ...(replyToBot && reply ? { replyToMessageId: String(reply.message_id) } : {}),
+    ...('title' in m.chat && m.chat.title ? { chatTitle: m.chat.title } : {}),
   };
 }
 

@@ -125,7 +125,7 @@ function resolveInternal(raw: unknown, env: NodeJS.ProcessEnv, options: ResolveO
   issues.push(...crossKeyErrors(subst.value, options));
   if (!parsed.success || issues.length > 0) return { issues, warnings: [] };
   const config = toConfig(parsed.data);
-  return { config, issues, warnings: collectWarnings(config, subst.value) };
+  return { config, issues, warnings: collectWarnings(config, subst.value, env) };
 }
 
 // Messages for issues the schema does not word itself (missing keys, wrong container types).
@@ -265,6 +265,7 @@ function toConfig(p: ParsedConfig): Config {
       admins: dedupe(p.access.admins),
       groups: dedupe(p.access.groups),
       pairingCodeTtlMs: p.access.pairingCodeTtlMs,
+      loopTokens: p.access.loopTokens,
     },
     routing: { ...p.routing, mentionPatterns: [...p.routing.mentionPatterns] },
     replies: { ...p.replies, editIntervalMs: { ...p.replies.editIntervalMs } },
@@ -303,8 +304,39 @@ function toConfig(p: ParsedConfig): Config {
         }
       : null,
     console: p.console ? { user: p.console.user } : null,
-    ops: { ...p.ops, controlSocket: p.ops.controlSocket ?? `${p.store.path}.sock` },
+    ops: { ...p.ops, controlSocket: p.ops.controlSocket ?? `${p.store.path}.sock`, adminToken: p.ops.adminToken ?? null },
+    bindings: p.bindings.map((b) => ({ ...b })),
   };
+}
+
+/** Metadata keys the bridge sets on every loop it creates; a binding's value for one of them is overridden. */
+const BRIDGE_METADATA_KEYS = ['bridge', 'platform', 'conversation', 'chat_id', 'thread_id', 'user'];
+
+/** Loop-creation keys that mean nothing for a binding to an existing loop. */
+const CREATION_KEYS = ['title', 'repo', 'profiles', 'vault', 'metadata'] as const;
+
+function bindingWarnings(c: Config): string[] {
+  const w: string[] = [];
+  const adapters = new Set(['telegram', 'slack', 'matrix', 'console'].filter((p) => c[p as 'telegram'] !== null));
+  c.bindings.forEach((b, i) => {
+    const at = `bindings[${i}]`;
+    if (!adapters.has(b.platform)) w.push(`${at}.platform: no ${b.platform}: section is configured, so this binding never applies — add the section or remove the binding`);
+    if (b.loopId) {
+      for (const key of CREATION_KEYS) {
+        if (b[key] !== undefined) w.push(`${at}.${key}: has no effect with ${at}.loopId (that loop exists already) — remove one of them`);
+      }
+    }
+    for (const key of Object.keys(b.metadata ?? {})) {
+      if (BRIDGE_METADATA_KEYS.includes(key)) w.push(`${at}.metadata.${key}: is set by the bridge on every loop, so this value is overridden — use another key`);
+    }
+    b.mentionPatterns?.forEach((src, j) => {
+      if (new RegExp(src, 'i').test('')) w.push(`${at}.mentionPatterns[${j}]: matches an empty string, so every message there counts as a mention — anchor it to the bot's name`);
+    });
+    // An earlier entry for the same platform and the very same chat, with no thread, takes every conversation first.
+    const earlier = c.bindings.findIndex((e, j) => j < i && e.platform === b.platform && e.chat === b.chat && e.thread === undefined);
+    if (earlier >= 0) w.push(`${at}: never applies — bindings[${earlier}] matches the same chat first (the first match wins); reorder them or remove one`);
+  });
+  return w;
 }
 
 function isSet(tree: unknown, path: string[]): boolean {
@@ -319,7 +351,7 @@ function isSet(tree: unknown, path: string[]): boolean {
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 // Combinations that work but do not do what the file seems to say.
-function collectWarnings(c: Config, tree: unknown): string[] {
+function collectWarnings(c: Config, tree: unknown, env: NodeJS.ProcessEnv): string[] {
   const w: string[] = [];
   const declaredUsers = isSet(tree, ['access', 'users']) ? ((tree as { access: { users: unknown[] } }).access.users ?? []) : [];
   const access = c.access;
@@ -391,5 +423,16 @@ function collectWarnings(c: Config, tree: unknown): string[] {
   if (isSet(tree, ['ops', 'httpHost']) && c.ops.httpPort === null) {
     w.push('ops.httpHost: has no effect while ops.httpPort is not set — set ops.httpPort to serve /healthz and /metrics');
   }
+  if (c.ops.adminToken !== null) {
+    if (c.ops.httpPort === null) {
+      w.push('ops.adminToken: has no effect while ops.httpPort is not set (the admin API lives on the ops listener) — set ops.httpPort');
+    } else if (!LOOPBACK.has(c.ops.httpHost) && c.ops.httpHost !== '::1') {
+      w.push(`ops.httpHost: ${c.ops.httpHost} exposes the admin API (ops.adminToken) beyond this machine over plain http — keep 127.0.0.1 and put a TLS proxy in front if it must be reached from elsewhere`);
+    }
+  }
+  if (c.access.loopTokens === 'per-user' && !env.LOOPBRIDGE_SECRET_KEY) {
+    w.push('access.loopTokens: per-user keeps linked tokens encrypted with LOOPBRIDGE_SECRET_KEY, which is not set here; `start` refuses to run without it — generate one with: openssl rand -base64 32');
+  }
+  w.push(...bindingWarnings(c));
   return w;
 }

@@ -1,7 +1,10 @@
 // Secret masking for anything that prints a config (check-config, startup logs).
 import type { Config } from './schema.js';
 
-const SECRET_KEY = /token|secret|password/i;
+const SECRET_PATTERN = /token|secret|password/i;
+/** Keys whose names look secret but hold a setting (`access.loopTokens: per-user`). */
+const NOT_SECRET = new Set(['loopTokens']);
+const isSecretKey = (key: string) => SECRET_PATTERN.test(key) && !NOT_SECRET.has(key);
 // A Loop API token is recognisable anywhere, even under an innocent key or inside a URL.
 const LOOP_TOKEN_ANYWHERE = /la_[0-9a-f]{48}/g;
 
@@ -47,7 +50,7 @@ export function secretValues(config: Config | Record<string, unknown>): string[]
     } else if (Array.isArray(value)) {
       for (const v of value) visit(v, secretKey);
     } else if (value !== null && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) visit(v, secretKey || SECRET_KEY.test(k));
+      for (const [k, v] of Object.entries(value)) visit(v, secretKey || isSecretKey(k));
     }
   };
   visit(config, false);
@@ -65,8 +68,16 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/**
+ * Replaces every Loop API token in `text` (any `la_` + 48 hex, configured or not: people's linked tokens
+ * with access.loopTokens per-user are not in the config) with `la_…(masked)`.
+ */
+export function scrubLoopTokens(text: string): string {
+  return text.replace(LOOP_TOKEN_ANYWHERE, 'la_…(masked)');
+}
+
 function maskString(s: string, secrets: readonly string[]): string {
-  let out = scrubSecrets(s, secrets).replace(LOOP_TOKEN_ANYWHERE, 'la_…(masked)');
+  let out = scrubLoopTokens(scrubSecrets(s, secrets));
   // Credentials in a URL's userinfo (`https://user:pass@host`) are secrets too, and so is a
   // `password=` query parameter (PostgreSQL URLs accept one).
   out = out.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i, '$1***@');
@@ -80,7 +91,7 @@ function walk(value: unknown, secrets: readonly string[]): unknown {
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (!SECRET_KEY.test(k)) out[k] = walk(v, secrets);
+      if (!isSecretKey(k)) out[k] = walk(v, secrets);
       else if (Array.isArray(v)) out[k] = v.map(maskValue);
       else out[k] = typeof v === 'object' && v !== null ? walk(v, secrets) : maskValue(v);
     }

@@ -24,6 +24,10 @@ export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export const TELEGRAM_MODES = ['polling', 'webhook'] as const;
 /** How the Slack adapter receives events. */
 export const SLACK_MODES = ['socket', 'http'] as const;
+/** Whose Loop API token creates and drives loops: the bridge's one `loop.token`, or each person's own. */
+export const LOOP_TOKEN_MODES = ['shared', 'per-user'] as const;
+/** Placeholders a binding's `title` template may use. */
+export const TITLE_PLACEHOLDERS = ['platform', 'chat', 'sender', 'message'] as const;
 
 /** The loop server accepts `content` up to 1 MiB of JS string length (contract, limits table). */
 export const LOOP_MAX_CONTENT_CHARS = 1_048_576;
@@ -36,6 +40,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type TelegramMode = (typeof TELEGRAM_MODES)[number];
 export type SlackMode = (typeof SLACK_MODES)[number];
+export type LoopTokenMode = (typeof LOOP_TOKEN_MODES)[number];
 
 /** `loop:` — the Loop API v1 server this bridge drives. */
 export interface LoopConfig {
@@ -74,6 +79,11 @@ export interface AccessConfig {
   groups: string[];
   /** How long a pairing code stays valid, in milliseconds. Default 3600000 (1 h). */
   pairingCodeTtlMs: number;
+  /**
+   * Whose Loop API token creates and drives loops: `shared` (the bridge's `loop.token`) or `per-user` (each
+   * person links their own with `/link` in a DM; stored encrypted with `LOOPBRIDGE_SECRET_KEY`). Default `shared`.
+   */
+  loopTokens: LoopTokenMode;
 }
 
 /** `routing:` — which inbound messages reach a loop. */
@@ -209,6 +219,49 @@ export interface OpsConfig {
    * daemon. Default `<store.path>.sock`.
    */
   controlSocket: string;
+  /**
+   * Bearer token of the admin HTTP API (`/admin/…` on the ops listener); `null` = the API is off. At least
+   * 24 characters. Default `null`. Never log it.
+   */
+  adminToken: string | null;
+  /** Days of turn usage (`loopbridge usage`) kept, counted from the end of each day (UTC). Default 90. */
+  usageRetentionDays: number;
+}
+
+/**
+ * One entry of `bindings:` — which conversations it matches and how loops are made there. The first entry
+ * that matches a conversation applies; the rest are ignored for it.
+ */
+export interface BindingConfig {
+  /** Platform the entry matches (`telegram`, `slack`, `matrix`, `console`). Required. */
+  platform: string;
+  /** Chat id matched exactly, or a `/regex/` (optional flags after the closing slash) tested on the id. Required. */
+  chat: string;
+  /** Thread (forum topic, Slack thread ts, Matrix thread root) id or `/regex/`; absent = any thread and the main chat. */
+  thread?: string;
+  /** Title template for new loops: `{platform}`, `{chat}` (the chat's name where known, else its id), `{sender}`, `{message}`
+   * (the first message, ≤ 80 characters). Cut at 200 characters. Default: the first message. */
+  title?: string;
+  /** Repository the loop server clones into new loops (e.g. `acme/api`). Default none. */
+  repo?: string;
+  /** Profiles new loops are created with. Default none (the owner's default profiles). */
+  profiles?: string[];
+  /** Vault new loops use. Default the server's (`default`). */
+  vault?: string;
+  /** Permission mode sent with every message here (a `/mode` override still wins). Default `loop.permissionMode`. */
+  permissionMode?: PermissionMode;
+  /** Extra metadata for new loops, merged under the bridge's own keys (bridge, platform, conversation, chat_id, thread_id, user). */
+  metadata?: Record<string, unknown>;
+  /** Every message here goes to this existing loop (`loop_<uuid>`); `/new`, `/attach`, `/detach` are refused. Default none. */
+  loopId?: string;
+  /** Overrides `routing.requireMention` here. Default: the routing setting. */
+  requireMention?: boolean;
+  /** Replaces `routing.mentionPatterns` here. Default: the routing setting. */
+  mentionPatterns?: string[];
+  /** Show turns other clients run on the loop (like /attach). Default false. */
+  mirror?: boolean;
+  /** Overrides `routing.whileBusy` here (a conversation's `/whilebusy` still wins). Default: the routing setting. */
+  whileBusy?: (typeof WHILE_BUSY)[number];
 }
 
 /** The fully resolved, defaulted configuration. Every field is present; absent sections are `null`. */
@@ -227,6 +280,8 @@ export interface Config {
   /** `null` when the file has no `console:` section (the adapter does not run). */
   console: ConsoleConfig | null;
   ops: OpsConfig;
+  /** Per-conversation loop settings, first match wins. Default `[]`. */
+  bindings: BindingConfig[];
 }
 
 // ---- building blocks -------------------------------------------------------------------------------
@@ -367,6 +422,7 @@ const accessSchema = z.strictObject({
   admins: idList('user'),
   groups: idList('group'),
   pairingCodeTtlMs: positiveInt('milliseconds', 3600000).default(3_600_000),
+  loopTokens: oneOf(LOOP_TOKEN_MODES).default('shared'),
 });
 
 const routingSchema = z.strictObject({
@@ -479,6 +535,68 @@ const opsSchema = z.strictObject({
   logLevel: oneOf(LOG_LEVELS).default('info'),
   logFormat: oneOf(LOG_FORMATS).default('auto'),
   controlSocket: nonEmpty('give a socket file path, e.g. /run/loopbridge/control.sock').optional(),
+  adminToken: z
+    .string({ error: 'must be a string — e.g. adminToken: ${LOOPBRIDGE_ADMIN_TOKEN}' })
+    .trim()
+    .min(24, { error: 'is too short to be a safe bearer token (at least 24 characters) — generate one, e.g. openssl rand -hex 32' })
+    .optional(),
+  usageRetentionDays: positiveInt('days', 90).default(90),
+});
+
+/** A chat/thread matcher: an id (numbers from YAML are taken as their digits), or a `/regex/flags` that compiles. */
+function idOrPattern(what: string, example: string) {
+  return z.preprocess(
+    (v) => (typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v),
+    z
+      .string({ error: `must be a ${what} id string or a /regex/ — e.g. ${example}` })
+      .trim()
+      .min(1, { error: `must not be empty — give a ${what} id or a /regex/, e.g. ${example}` })
+      .superRefine((s, ctx) => {
+        const m = /^\/(.*)\/([a-z]*)$/s.exec(s);
+        if (!m) return;
+        try {
+          new RegExp(m[1], m[2]);
+        } catch (err) {
+          const why = err instanceof Error ? err.message.replace(/^Invalid (regular expression|flags).*?: /s, '') : 'invalid';
+          ctx.addIssue({ code: 'custom', message: `is a /regex/ that does not compile (${why}) — fix the pattern, or give a plain id` });
+        }
+      }),
+  );
+}
+
+const bindingSchema = z.strictObject({
+  platform: oneOf(PLATFORMS),
+  chat: idOrPattern('chat', '"-1001234567890", C0123456789 or "/^-100/"'),
+  thread: idOrPattern('thread', '"42" (a forum topic) or "/./"').optional(),
+  title: z
+    .string({ error: 'must be a string template — e.g. "{chat}: {message}"' })
+    .superRefine((s, ctx) => {
+      for (const m of s.matchAll(/\{([^{}]*)\}/g)) {
+        if (!(TITLE_PLACEHOLDERS as readonly string[]).includes(m[1])) {
+          ctx.addIssue({ code: 'custom', message: `has an unknown placeholder {${m[1]}} — use ${TITLE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+        }
+      }
+    })
+    .optional(),
+  repo: nonEmpty('give the repository, e.g. acme/api').optional(),
+  profiles: z.array(nonEmpty('give a profile name'), { error: 'must be a list of profile names — e.g. [backend]' }).optional(),
+  vault: nonEmpty('give a vault name, e.g. team').optional(),
+  permissionMode: oneOf(PERMISSION_MODES).optional(),
+  metadata: z
+    .record(z.string(), z.unknown(), { error: 'must be a mapping of keys to values — e.g. { team: api }' })
+    .refine((m) => JSON.stringify(m).length <= 8192, { error: 'is larger than 8192 characters as JSON (the loop server takes 16 KiB of metadata, the bridge adds its own) — keep it small' })
+    .optional(),
+  loopId: z
+    .string({ error: 'must be a loop id string — e.g. loop_3a91ce5e-9c2f-4b4e-8f0a-1d2c3b4a5f60' })
+    .trim()
+    .regex(/^loop_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+      error: 'is not a loop id (loop_ followed by a UUID) — copy it from /status or the loop server, e.g. loop_3a91ce5e-9c2f-4b4e-8f0a-1d2c3b4a5f60',
+    })
+    .optional(),
+  requireMention: bool().optional(),
+  mentionPatterns: z.array(regexSource(), { error: 'must be a list of regular expression strings' }).optional(),
+  mirror: bool().optional(),
+  whileBusy: oneOf(WHILE_BUSY).optional(),
 });
 
 const section = <T extends z.ZodType>(s: T) => z.preprocess(nullToEmpty, s);
@@ -496,6 +614,9 @@ export const configSchema = z.strictObject(
     matrix: section(matrixSchema).optional(),
     console: section(consoleSchema).optional(),
     ops: section(opsSchema).prefault({}),
+    bindings: z
+      .preprocess((v) => (v === null ? [] : v), z.array(bindingSchema, { error: 'must be a list of bindings (- platform: …, chat: …) — see config/README.md' }))
+      .default([]),
   },
   { error: (iss) => (iss.code === 'invalid_type' ? 'the file must hold a mapping of sections (loop:, access:, …) — see config/loopbridge.example.yaml' : undefined) },
 );

@@ -69,6 +69,8 @@ export interface InboundMessage {
    * A reply to a running turn's live message steers that turn. Absent otherwise.
    */
   replyToMessageId?: string;
+  /** The chat's display name when the event carries it (a Telegram group's title); a binding's `{chat}` title placeholder. Optional. */
+  chatTitle?: string;
 }
 
 export interface InboundPress {

@@ -9,15 +9,18 @@ import type { Store } from '../store/store.js';
 import { Access, type AccessConfig } from './access.js';
 import { adapterState } from './adapter-state.js';
 import type { ChatAdapter, InboundEvent } from './adapter-types.js';
+import { Bindings, effectiveLoopId, type BindingRule, type ResolvedBinding } from './bindings.js';
 import { ChoiceRegistry } from './choices.js';
 import { Intake, type RoutingConfig } from './intake.js';
+import { LoopClients, type PerUserTokens } from './loop-clients.js';
 import { LoopHealth, type LoopOutage } from './loop-health.js';
 import { Metrics } from './metrics.js';
 import { Mirrors } from './mirror.js';
 import { Outlet } from './outlet.js';
 import { Sessions } from './sessions.js';
-import { keys, migrateLegacySeen, type ConversationRecord, type PairingRecord } from './state.js';
+import { CONVERSATION_CHANGED, keys, migrateLegacySeen, type ConversationRecord, type PairingRecord } from './state.js';
 import { TurnRunner } from './turn-runner.js';
+import type { UsageLedger } from './usage-ledger.js';
 
 export interface BridgeLogger {
   info(obj: object, msg?: string): void;
@@ -37,6 +40,12 @@ export interface BridgeOptions {
   defaultPermissionMode: PermissionMode;
   log: BridgeLogger;
   metrics?: Metrics;
+  /** Configured bindings, first match wins (config `bindings:`). Default none. */
+  bindings?: readonly BindingRule[];
+  /** Set ⇒ access.loopTokens per-user: people's linked tokens and a client factory. Default: the shared client for all. */
+  perUserTokens?: PerUserTokens;
+  /** Where finished turns' usage is counted (`loopbridge usage`). Default nowhere. */
+  usage?: UsageLedger;
   /** Backoff while the loop server is unreachable, ms (tests shorten it). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -62,12 +71,20 @@ export class Bridge {
   private readonly intakeAbort = new AbortController();
   private accepting = false;
   private inflightAccepts = 0;
+  private unsubscribe?: () => Promise<void>;
+  /** The configured bindings; `bindings.resolve(ref)` is the rule that applies to a conversation (or undefined). */
+  readonly bindings: Bindings;
+  /** Which token drives which conversation's loop (the shared client, or per-user clients). */
+  readonly clients: LoopClients;
 
   constructor(private readonly options: BridgeOptions) {
     const { client, store, log } = options;
     this.metrics = options.metrics ?? new Metrics();
+    this.bindings = new Bindings(options.bindings ?? []);
+    this.clients = new LoopClients({ shared: client, perUser: options.perUserTokens });
     const access = new Access(options.access, store);
-    const choices = new ChoiceRegistry({ store, client, isAdmin: (u) => access.isAdmin(u), log });
+    const withClient = <T>(convKey: string, fn: (c: LoopClient) => Promise<T>) => this.sessions.withClient(convKey, fn);
+    const choices = new ChoiceRegistry({ store, client, withClient, isAdmin: (u) => access.isAdmin(u), log });
     const runner = new TurnRunner({
       client,
       store,
@@ -90,9 +107,14 @@ export class Bridge {
       log,
       retryMinMs: options.retryMinMs,
       retryMaxMs: options.retryMaxMs,
+      bindings: this.bindings,
+      clients: this.clients,
+      usage: options.usage,
+      onBound: (conv, binding) => this.mirrorIfBound(conv, binding),
     });
     this.mirrors = new Mirrors({
       client,
+      withClient,
       choices,
       ownTurnRunning: (loopId) => this.sessions.ownsLoop(loopId),
       editIntervalMs: options.replies.editIntervalMs,
@@ -115,6 +137,7 @@ export class Bridge {
     setMaxListeners(0, this.intakeAbort.signal); // adapters hang each pending intake call on it
     for (const a of options.adapters) this.outlets.set(a.platform, new Outlet(a, this.sessions.signal, this.metrics));
     this.metrics.gauge('turns_running', () => this.sessions.running.size, 'turns in flight');
+    this.metrics.gauge('loop_clients_personal', () => this.clients.openClients, 'clients open for people\'s linked loop tokens (access.loopTokens per-user)');
     this.metrics.gauge('inbound_queue_depth', () => this.sessions.queued, 'accepted messages waiting for or in their turn');
     this.metrics.gauge('platform_calls_queued', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.pending(), 0));
     this.metrics.gauge('platform_calls_total', () => [...this.outlets.values()].reduce((n, o) => n + o.scheduler.stats.calls, 0));
@@ -136,11 +159,40 @@ export class Bridge {
     }
     const resumed = await this.sessions.resumeAll();
     if (resumed) this.options.log.info({ conversations: resumed }, 'resuming queued and in-flight turns');
-    for (const [, conv] of await this.options.store.list<ConversationRecord>('conv/')) {
-      const outlet = this.outlets.get(conv.ref.platform);
-      // Without a recorded owner only admins may answer a mirrored turn's choices.
-      if (conv.mirror && conv.loopId && outlet) this.mirrors.start(outlet, conv, conv.mirrorOwner ?? { id: '', isBot: false });
-    }
+    for (const [, conv] of await this.options.store.list<ConversationRecord>('conv/')) this.refreshMirror(conv);
+    this.unsubscribe = await this.options.store.subscribe?.(CONVERSATION_CHANGED, (notice) => {
+      if (notice.kind !== 'message') return;
+      void this.conversationChanged(notice.payload).catch((err) => this.options.log.warn({ err: String(err) }, 'could not apply a conversation change'));
+    });
+  }
+
+  /** An operator changed a conversation (maybe on another process): its worker and mirror follow the record. */
+  private async conversationChanged(payload: string): Promise<void> {
+    const key = (JSON.parse(payload) as { key?: unknown }).key;
+    if (typeof key !== 'string') return;
+    const conv = await this.options.store.get<ConversationRecord>(keys.conv(key));
+    if (!conv) return this.mirrors.stop(key);
+    this.refreshMirror(conv, true);
+    this.sessions.wake(key);
+  }
+
+  /**
+   * Mirrors a conversation's loop when /attach or its binding asks for it (restarted when `restart`, e.g. its
+   * loop changed); otherwise makes sure no mirror runs.
+   */
+  private refreshMirror(conv: ConversationRecord, restart = false): void {
+    const binding = this.bindings.resolve(conv.ref);
+    const loopId = effectiveLoopId(conv, binding);
+    const outlet = this.outlets.get(conv.ref.platform);
+    if (!(conv.mirror || binding?.mirror) || !loopId || !outlet) return this.mirrors.stop(conv.key);
+    if (this.mirrors.has(conv.key) && !restart) return;
+    // Without a recorded owner only admins may answer a mirrored turn's choices.
+    this.mirrors.start(outlet, { ...conv, loopId }, conv.mirrorOwner ?? { id: '', isBot: false });
+  }
+
+  /** A turn found its conversation on a loop: a binding that mirrors starts showing other clients' turns. */
+  private mirrorIfBound(conv: ConversationRecord, binding: ResolvedBinding | undefined): void {
+    if (binding?.mirror && !this.mirrors.has(conv.key)) this.refreshMirror(conv);
   }
 
   /** Tells a person, where they asked, that an operator approved their pairing request. */
@@ -179,6 +231,7 @@ export class Bridge {
     };
     this.accepting = false;
     this.intakeAbort.abort();
+    await this.unsubscribe?.().catch(() => {});
     await within('adapters to stop', Promise.allSettled([...this.outlets.values()].map((o) => o.adapter.stop())));
     await within('messages being accepted', this.acceptsDone(deadline));
     this.mirrors.stopAll();
@@ -186,6 +239,7 @@ export class Bridge {
     // Calls still waiting for their turn at the platform will never be made: fail them now so nothing waits on them.
     for (const o of this.outlets.values()) o.scheduler.close();
     await within('turns to persist', workers);
+    await this.clients.close();
     await this.options.store.flush();
   }
 

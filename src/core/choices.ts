@@ -8,6 +8,8 @@ import { LoopNotFoundError } from '../loop-api/errors.js';
 import type { Question, RequiresChoiceEvent } from '../loop-api/types.js';
 import type { Button, ConversationRef, InboundPress, OutboundMessage, Sender } from './adapter-types.js';
 import { conversationKey, qualifiedUserId } from './adapter-types.js';
+import type { WithClient } from './loop-clients.js';
+import { UserTokenError } from './loop-clients.js';
 import type { Outlet } from './outlet.js';
 import type { Store } from '../store/store.js';
 import { keys, type ChoiceRecord } from './state.js';
@@ -25,6 +27,8 @@ export interface ChoiceContext {
 export interface ChoiceDeps {
   store: Store;
   client: LoopClient;
+  /** The client that drives a conversation's loop (access.loopTokens per-user). Default: `client` for all. */
+  withClient?: WithClient;
   isAdmin: (qualifiedUser: string) => boolean;
   log: { warn(obj: object, msg?: string): void };
 }
@@ -223,8 +227,10 @@ export class ChoiceRegistry {
   private async submit(outlet: Outlet, rec: ChoiceRecord, answer: { allow: boolean } | { answers: Record<string, string> }, outcome: string): Promise<string> {
     this.answering.add(rec.token);
     try {
-      await this.deps.client.answerChoice(rec.loopId, rec.choiceId, answer);
+      const answerWith = (client: LoopClient) => client.answerChoice(rec.loopId, rec.choiceId, answer);
+      await (this.deps.withClient ? this.deps.withClient(rec.convKey, answerWith) : answerWith(this.deps.client));
     } catch (err) {
+      if (err instanceof UserTokenError) return `The loop here runs with ${err.user}'s loop token, which is ${err.code === 'token_missing' ? 'not linked' : 'refused by the loop server'}; it must be linked again (/link in a direct chat) first.`;
       if (err instanceof LoopNotFoundError) {
         await this.close(outlet, rec, 'expired', '⌛ This request is no longer pending (it timed out or was answered elsewhere).');
         return 'This request has expired.';

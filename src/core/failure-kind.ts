@@ -13,12 +13,18 @@ import {
   LoopValidationError,
 } from '../loop-api/errors.js';
 import { PlatformError, PlatformRateLimitError } from './adapter-types.js';
+import { UserTokenError } from './loop-clients.js';
 
 export type TurnFailure =
   /** The bound loop cannot take messages (archived, deleted, another user's): keep the message, park the conversation. */
   | { kind: 'loop-blocked'; reason: 'loop_archived' | 'loop_not_found' | 'not_loop_owner' }
   /** The loop server refuses our credentials (401, 403 other than not_loop_owner): our outage; keep, back off. */
   | { kind: 'loop-auth'; code: string }
+  /**
+   * access.loopTokens per-user: the person whose token drives the loop has none linked, or the server refused
+   * it. Their problem, not the bridge's: keep the message, park the conversation until they /link, tell them once.
+   */
+  | { kind: 'user-token'; reason: 'token_missing' | 'token_refused'; user: string; code?: string }
   /** The server refused this message for its own content (400, 409 idempotency reuse): drop it, saying why. */
   | { kind: 'loop-refused'; code: string }
   /** 5xx, 429, network, timeout: keep, back off (at least `retryAfterMs`). */
@@ -31,6 +37,7 @@ export type TurnFailure =
   | { kind: 'unknown' };
 
 export function classifyTurnFailure(err: unknown): TurnFailure {
+  if (err instanceof UserTokenError) return { kind: 'user-token', reason: err.code, user: err.user, code: err.serverCode };
   if (err instanceof PlatformRateLimitError) return { kind: 'platform-transient', retryAfterMs: err.retryAfterMs };
   if (err instanceof PlatformError) return err.permanent ? { kind: 'platform-permanent' } : { kind: 'platform-transient' };
   if (!(err instanceof LoopApiError)) return { kind: 'unknown' };

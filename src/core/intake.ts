@@ -6,6 +6,7 @@
 import { conversationKey, qualifiedUserId, type InboundEvent, type InboundFile, type InboundMessage, type InboundPress } from './adapter-types.js';
 import type { Access } from './access.js';
 import type { ChoiceRegistry } from './choices.js';
+import { effectiveLoopId } from './bindings.js';
 import { isKnownCommand, parseCommand, runCommand } from './commands.js';
 import type { Metrics } from './metrics.js';
 import type { Mirrors } from './mirror.js';
@@ -48,12 +49,12 @@ const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export class Intake {
   private readonly patterns: RegExp[];
-  /** What plain messages do while busy where a conversation sets nothing (bindings plug in here). */
+  /** What plain messages do while busy where a conversation sets nothing: its binding's, else routing's. */
   private readonly whileBusyDefaults: WhileBusyDefaults;
 
   constructor(private readonly deps: IntakeDeps) {
     this.patterns = deps.routing.mentionPatterns.map((p) => new RegExp(p, 'i'));
-    this.whileBusyDefaults = { routing: deps.routing.whileBusy };
+    this.whileBusyDefaults = { routing: deps.routing.whileBusy, binding: (ref) => deps.sessions.bindings.resolve(ref)?.whileBusy };
   }
 
   async accept(outlet: Outlet, event: InboundEvent): Promise<void> {
@@ -77,7 +78,7 @@ export class Intake {
         if (!(await this.mayUse(press.conversation.isDirect, press.conversation, user))) return outlet.answerPress(press, 'You are not allowed to do that here.');
         // A Stop stops the turn it was shown with, never whatever happens to run now.
         if (this.deps.sessions.running.get(convKey)?.itemId !== rec.itemId) return outlet.answerPress(press, 'That turn has already finished.');
-        await this.deps.client.interrupt(rec.loopId);
+        await this.deps.sessions.withClient(rec.convKey, (c) => c.interrupt(rec.loopId));
         return outlet.answerPress(press, 'Stopping…');
       }
       await this.deps.choices.press(outlet, press);
@@ -122,13 +123,15 @@ export class Intake {
       }
     } else {
       const record = await sessions.conversation(conv);
+      // A binding's mention settings replace the bridge's for its chats; /activation still overrides both.
+      const requireMention = sessions.bindings.resolve(conv)?.requireMention ?? routing.requireMention;
       const addressed =
         msg.mentionsBot ||
         msg.replyToBot ||
         (command !== undefined && isKnownCommand(command.name)) ||
-        this.patterns.some((p) => p.test(msg.text)) ||
+        sessions.bindings.mentionPatterns(conv, this.patterns).some((p) => p.test(msg.text)) ||
         record.activation === 'always' ||
-        (record.activation !== 'mention' && !routing.requireMention);
+        (record.activation !== 'mention' && !requireMention);
       if (!addressed) return;
       if (!(await this.deps.access.groupAllowed(conversationKey({ platform: conv.platform, chatId: conv.chatId }), user))) {
         if ((await claim()) && (await sessions.firstNotice(`refused/${user}/${convKey}`, 3600_000))) {
@@ -181,6 +184,8 @@ export class Intake {
     if (waiting >= routing.maxQueuedPerLoop) {
       return noticeOnce(`⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
     }
+    const unlinked = await this.missingToken(conv, user);
+    if (unlinked) return noticeOnce(unlinked);
 
     const steer = await this.steers(msg, steerCommand);
     const item: QueuedMessage = {
@@ -193,6 +198,7 @@ export class Intake {
       messageId: msg.messageId,
       acceptedAt: Date.now(),
       ...(steer ? { steer: true as const } : {}),
+      ...(msg.chatTitle ? { chatTitle: msg.chatTitle } : {}),
     };
     // The dedupe mark, the conversation and the queued message commit together (one batch): a crash can
     // never keep the mark and lose the message, and of two concurrent deliveries exactly one is queued.
@@ -225,6 +231,30 @@ export class Intake {
       if (turn?.itemId === running.itemId && turn.chunks.some((c) => c.ref.messageId === msg.replyToMessageId)) return true;
     }
     return whileBusyFor(await this.deps.sessions.conversation(msg.conversation), this.whileBusyDefaults).value === 'steer';
+  }
+
+  /**
+   * access.loopTokens per-user: why this message cannot go to a loop, when the person whose token it needs
+   * has none linked — the loop's owner, or (no loop yet) whoever's message will create it. A token that is
+   * linked but refused does not stop it: the message waits, parked, until they link a new one.
+   */
+  private async missingToken(conv: InboundMessage['conversation'], user: string): Promise<string | undefined> {
+    const { sessions } = this.deps;
+    const vault = sessions.clients.vault;
+    if (!vault) return undefined;
+    const record = await sessions.conversation(conv);
+    const binding = sessions.bindings.resolve(conv);
+    let needs: string | undefined; // undefined: the shared token
+    if (effectiveLoopId(record, binding)) {
+      needs = sessions.driverOf(record, binding);
+    } else {
+      const first = await this.deps.store.peek<QueuedMessage>(keys.inbox(record.key));
+      needs = first ? qualifiedUserId(first.conversation.platform, first.sender.id) : user;
+    }
+    if (needs === undefined || (await vault.linked(needs))) return undefined;
+    const how = 'create a token on the loop server (Settings → API tokens) and send it to me in a direct chat: /link la_…';
+    if (needs === user) return `🔑 Loops here are created with your own Loop API token, and you have none linked yet: ${how}. Nothing was sent; please send your message again after linking.`;
+    return `🔑 This conversation's loop runs with ${needs}'s Loop API token, and none is linked now. Nothing was sent: ${needs} can link one (${how}), or send /new to start a loop of your own.`;
   }
 
   private async mayUse(isDirect: boolean, conv: InboundMessage['conversation'], user: string): Promise<boolean> {

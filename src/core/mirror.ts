@@ -5,7 +5,9 @@ import type { LoopClient } from '../loop-api/client.js';
 import { LoopApiError } from '../loop-api/errors.js';
 import type { Sender } from './adapter-types.js';
 import type { ChoiceRegistry } from './choices.js';
+import type { WithClient } from './loop-clients.js';
 import { classifyTurnFailure } from './failure-kind.js';
+import { UserTokenError } from './loop-clients.js';
 import { LiveMessage } from './live-message.js';
 import type { Outlet } from './outlet.js';
 import { renderTurn } from './render.js';
@@ -14,6 +16,8 @@ import { applyEvent, newProgress, type TurnProgress } from './turn-view.js';
 
 export interface MirrorDeps {
   client: LoopClient;
+  /** The client that drives a conversation's loop (access.loopTokens per-user). Default: `client` for all. */
+  withClient?: WithClient;
   choices: ChoiceRegistry;
   /** True while one of our own turns runs on this loop. */
   ownTurnRunning: (loopId: string) => boolean;
@@ -40,69 +44,89 @@ export class Mirrors {
     this.active.delete(convKey);
   }
 
+  /** Whether a mirror runs for this conversation. */
+  has(convKey: string): boolean {
+    return this.active.has(convKey);
+  }
+
   stopAll(): void {
     for (const k of [...this.active.keys()]) this.stop(k);
   }
 
   private async run(outlet: Outlet, conv: ConversationRecord, loopId: string, owner: Sender, signal: AbortSignal): Promise<void> {
-    let turn: { progress: TurnProgress; live: LiveMessage } | null = null;
-    const caps = outlet.adapter.capabilities;
-    const render = (p: TurnProgress) =>
-      renderTurn(p.view, { maxLength: caps.maxTextLength, measure: caps.measure, showTools: this.deps.showTools }).map((text) => ({ text }));
-    let backoff = 500;
+    // The turn being shown survives a reopened stream (the server idle-cuts quiet ones).
+    const state: { turn: { progress: TurnProgress; live: LiveMessage } | null; backoff: number } = { turn: null, backoff: 500 };
+    const watchWith = (client: LoopClient) => this.follow(client, outlet, conv, loopId, owner, signal, state);
     while (!signal.aborted) {
       try {
-        // The server idle-cuts quiet streams; reopening is the normal path, not an error.
-        for await (const ev of this.deps.client.watch(loopId, { signal })) {
-          backoff = 500;
-          if (this.deps.ownTurnRunning(loopId)) {
-            turn = null;
-            continue;
-          }
-          if (ev.type === 'ping' || ev.type === 'sdk_message' || ev.type === 'unknown') continue;
-          if (ev.type === 'oversized' && ev.event !== 'assistant_delta') continue; // a huge tool output: nothing to show
-          if (!turn) {
-            if (ev.type === 'done' || ev.type === 'interrupted' || ev.type === 'error' || ev.type === 'choice_resolved') continue;
-            turn = {
-              progress: newProgress(),
-              live: new LiveMessage({
-                adapter: outlet.adapter,
-                scheduler: outlet.scheduler,
-                conversation: conv.ref,
-                target: outlet.target(conv.ref),
-                editIntervalMs: conv.ref.isDirect ? this.deps.editIntervalMs.direct : this.deps.editIntervalMs.group,
-                signal,
-              }),
-            };
-          }
-          const t = turn;
-          if (ev.type === 'snapshot') {
-            applyEvent(t.progress, { type: 'assistant_delta', text: ev.assistantTextSoFar });
-          } else {
-            applyEvent(t.progress, ev);
-          }
-          if (ev.type === 'requires_choice') {
-            await this.deps.choices.open({ outlet, conversation: conv.ref, loopId, owner, toolSummaries: t.progress.toolSummaries }, ev);
-          } else if (ev.type === 'choice_resolved') {
-            await this.deps.choices.resolved(outlet, loopId, ev.choiceId);
-          }
-          if (t.progress.ended) {
-            await t.live.finish(render(t.progress)).catch(() => {});
-            await this.deps.choices.turnEnded(outlet, loopId);
-            turn = null;
-          } else {
-            t.live.update(render(t.progress));
-          }
-        }
+        // Reopening is the normal path, not an error. The client is the one that drives the loop (its owner's token).
+        await (this.deps.withClient ? this.deps.withClient(conv.key, watchWith) : watchWith(this.deps.client));
       } catch (err) {
         if (signal.aborted) return;
         // Our token refused is an outage of ours, not the end of the mirror: keep trying with the backoff.
-        if (err instanceof LoopApiError && !err.retryable && classifyTurnFailure(err).kind !== 'loop-auth') {
-          this.deps.log.warn({ loopId, code: err.code }, 'mirror stopped');
+        // The owner's personal token missing or refused ends it (they are told when they next write).
+        if ((err instanceof LoopApiError && !err.retryable && classifyTurnFailure(err).kind !== 'loop-auth') || err instanceof UserTokenError) {
+          this.deps.log.warn({ loopId, code: (err as { code?: string }).code }, 'mirror stopped');
           return;
         }
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 15_000);
+        await new Promise((r) => setTimeout(r, state.backoff));
+        state.backoff = Math.min(state.backoff * 2, 15_000);
+      }
+    }
+  }
+
+  /** Shows the turns of one watch stream until it ends. */
+  private async follow(
+    client: LoopClient,
+    outlet: Outlet,
+    conv: ConversationRecord,
+    loopId: string,
+    owner: Sender,
+    signal: AbortSignal,
+    state: { turn: { progress: TurnProgress; live: LiveMessage } | null; backoff: number },
+  ): Promise<void> {
+    const caps = outlet.adapter.capabilities;
+    const render = (p: TurnProgress) =>
+      renderTurn(p.view, { maxLength: caps.maxTextLength, measure: caps.measure, showTools: this.deps.showTools }).map((text) => ({ text }));
+    for await (const ev of client.watch(loopId, { signal })) {
+      state.backoff = 500;
+      if (this.deps.ownTurnRunning(loopId)) {
+        state.turn = null;
+        continue;
+      }
+      if (ev.type === 'ping' || ev.type === 'sdk_message' || ev.type === 'unknown') continue;
+      if (ev.type === 'oversized' && ev.event !== 'assistant_delta') continue; // a huge tool output: nothing to show
+      if (!state.turn) {
+        if (ev.type === 'done' || ev.type === 'interrupted' || ev.type === 'error' || ev.type === 'choice_resolved') continue;
+        state.turn = {
+          progress: newProgress(),
+          live: new LiveMessage({
+            adapter: outlet.adapter,
+            scheduler: outlet.scheduler,
+            conversation: conv.ref,
+            target: outlet.target(conv.ref),
+            editIntervalMs: conv.ref.isDirect ? this.deps.editIntervalMs.direct : this.deps.editIntervalMs.group,
+            signal,
+          }),
+        };
+      }
+      const t = state.turn;
+      if (ev.type === 'snapshot') {
+        applyEvent(t.progress, { type: 'assistant_delta', text: ev.assistantTextSoFar });
+      } else {
+        applyEvent(t.progress, ev);
+      }
+      if (ev.type === 'requires_choice') {
+        await this.deps.choices.open({ outlet, conversation: conv.ref, loopId, owner, toolSummaries: t.progress.toolSummaries }, ev);
+      } else if (ev.type === 'choice_resolved') {
+        await this.deps.choices.resolved(outlet, loopId, ev.choiceId);
+      }
+      if (t.progress.ended) {
+        await t.live.finish(render(t.progress)).catch(() => {});
+        await this.deps.choices.turnEnded(outlet, loopId);
+        state.turn = null;
+      } else {
+        t.live.update(render(t.progress));
       }
     }
   }

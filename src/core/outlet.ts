@@ -33,6 +33,11 @@ export class Outlet {
     return this.scheduler.schedule(this.target(ref.conversation), Priority.Send, () => this.adapter.edit(ref, message, this.signal), 'edit').promise;
   }
 
+  /** Deletes a message; first in line (it is used to take a posted secret off the chat). */
+  delete(ref: MessageRef): Promise<void> {
+    return this.scheduler.schedule(this.target(ref.conversation), Priority.Send, () => this.adapter.delete(ref, this.signal), 'delete').promise;
+  }
+
   answerPress(press: InboundPress, notice: string | undefined): Promise<void> {
     const answer = this.adapter.answerPress;
     if (!answer) return Promise.resolve();

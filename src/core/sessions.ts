@@ -9,14 +9,17 @@ import { LoopApiError } from '../loop-api/errors.js';
 import type { PermissionMode } from '../loop-api/types.js';
 import type { Store, StoreOp } from '../store/store.js';
 import type { ConversationRef } from './adapter-types.js';
-import { conversationKey } from './adapter-types.js';
+import { conversationKey, qualifiedUserId } from './adapter-types.js';
+import { Bindings, effectiveLoopId, loopCreation, loopDriver, type ResolvedBinding } from './bindings.js';
 import { classifyTurnFailure, type TurnFailure } from './failure-kind.js';
+import { LoopClients, type WithClient } from './loop-clients.js';
 import type { LoopHealth } from './loop-health.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
-import { keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
+import { announceConversationChange, keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
 import { Steering, type SteerTurn } from './steering.js';
 import type { TurnRunner } from './turn-runner.js';
+import type { UsageLedger } from './usage-ledger.js';
 import { pause } from './pause.js';
 
 export interface SessionDeps {
@@ -32,6 +35,14 @@ export interface SessionDeps {
   /** Backoff while the loop server is unreachable, ms. Defaults 1000 → 30000. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Configured bindings (how loops are made per chat). Default none. */
+  bindings?: Bindings;
+  /** Which token drives which conversation's loop. Default: `client` for everything (access.loopTokens shared). */
+  clients?: LoopClients;
+  /** Where finished turns' usage is counted. Default nowhere. */
+  usage?: UsageLedger;
+  /** Told when a conversation gets (or is found on) a loop at the start of a turn (the bridge starts a binding's mirror). */
+  onBound?: (conv: ConversationRecord, binding: ResolvedBinding | undefined) => void;
 }
 
 /** The turn a conversation is running now. */
@@ -61,11 +72,17 @@ export class Sessions {
   /** Messages sent into running turns (steering.ts). */
   readonly steering: Steering;
 
+  /** The configured bindings (first match wins). */
+  readonly bindings: Bindings;
+  /** Which token drives which conversation's loop. */
+  readonly clients: LoopClients;
+
   constructor(private readonly deps: SessionDeps) {
     // Every in-flight platform and loop call listens on this one shutdown signal; many at once is normal.
     setMaxListeners(0, this.abort.signal);
+    this.bindings = deps.bindings ?? new Bindings();
+    this.clients = deps.clients ?? new LoopClients({ shared: deps.client });
     this.steering = new Steering({
-      client: deps.client,
       store: deps.store,
       log: deps.log,
       notify: (outlet, item, text) => outlet.send(item.conversation, { text, replyTo: item.messageId }).then(
@@ -164,6 +181,7 @@ export class Sessions {
       }
       try {
         await this.runOne(outlet, conv, item, next.sent);
+        await this.countUsage(item);
         this.deps.health.succeeded();
         this.unknownFailures.delete(item.id);
         delay = this.deps.retryMinMs ?? 1000;
@@ -174,6 +192,7 @@ export class Sessions {
         if (this.stopping) return;
         const failure = classifyTurnFailure(err);
         if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason);
+        if (failure.kind === 'user-token') return this.tokenBlocked(outlet, conv, item, failure);
         if (await this.failed(outlet, item, err, failure)) {
           // Final for this message (said why): the conversation moves on to the next one.
           await this.dequeue(item);
@@ -200,6 +219,7 @@ export class Sessions {
     const say = (text: string) => this.notify(outlet, item.conversation, text);
     switch (failure.kind) {
       case 'loop-blocked':
+      case 'user-token':
         return false; // parked by the caller
       case 'loop-refused':
         log.warn({ convKey, code: failure.code }, 'loop refused the message');
@@ -272,66 +292,112 @@ export class Sessions {
     const { store } = this.deps;
     const previous = await store.get<TurnRecord>(keys.turn(conv.key));
     const resume = previous && previous.itemId === item.id ? previous : undefined;
-    const loopId = resume?.loopId ?? conv.loopId ?? (await this.createLoop(conv, item));
-    await this.withLoop(loopId, async () => {
-      const stopToken = `${randomBytes(12).toString('base64url')}.stop`;
-      const stopKey = keys.stop(stopToken.split('.')[0]);
-      this.running.set(conv.key, { loopId, stopToken, itemId: item.id });
-      // The button acts on this turn only: the record names the turn's message, checked when pressed.
-      const stop: StopRecord = { convKey: conv.key, loopId, itemId: item.id };
-      await store.set(stopKey, stop, { ttlMs: 24 * 3600_000 });
-      const permissionMode = conv.permissionMode ?? this.deps.defaultPermissionMode;
-      // Steering messages accepted while this turn runs are sent into it by its slot.
-      const steer = this.steering.slot({ outlet, convKey: conv.key, loopId, permissionMode, signal: this.abort.signal });
-      try {
-        await this.deps.runner.run({
-          outlet,
-          item,
-          loopId,
-          permissionMode,
-          previous: resume,
-          signal: this.abort.signal,
-          stopToken,
-          sent,
-          onPhase: steer.onPhase,
-          movedOn: steer.movedOn,
-        });
-      } finally {
-        await steer.close();
-        this.running.delete(conv.key);
-        // The Stop button dies with its turn (a resumed turn gets a new one); the record is not history.
-        await store.delete(stopKey).catch(() => {});
-      }
-    });
+    const binding = this.bindings.resolve(conv.ref);
+    const bound = effectiveLoopId(conv, binding);
+    let loopId = resume?.loopId ?? bound;
+    // A configured loop is the bridge's: driven with the shared token, whoever writes.
+    const configured = loopId !== undefined && loopId === binding?.loopId && conv.boundBy !== 'operator';
+    if (configured && conv.loopId !== loopId) conv = await this.adopt(conv, loopId!);
+    if (!loopId) {
+      conv = await this.createLoop(conv, item, binding);
+      loopId = conv.loopId!;
+    }
+    this.deps.onBound?.(conv, binding);
+    const owner = this.driverOf(conv, binding);
+    const turnLoop = loopId;
+    await this.clients.with(owner, (client) =>
+      this.withLoop(turnLoop, async () => {
+        const stopToken = `${randomBytes(12).toString('base64url')}.stop`;
+        const stopKey = keys.stop(stopToken.split('.')[0]);
+        this.running.set(conv.key, { loopId: turnLoop, stopToken, itemId: item.id });
+        // The button acts on this turn only: the record names the turn's message, checked when pressed.
+        const stop: StopRecord = { convKey: conv.key, loopId: turnLoop, itemId: item.id };
+        await store.set(stopKey, stop, { ttlMs: 24 * 3600_000 });
+        const permissionMode = conv.permissionMode ?? binding?.permissionMode ?? this.deps.defaultPermissionMode;
+        // Steering messages accepted while this turn runs are sent into it by its slot, with the same token.
+        const steer = this.steering.slot({ outlet, client, convKey: conv.key, loopId: turnLoop, permissionMode, signal: this.abort.signal });
+        try {
+          await this.deps.runner.run({
+            outlet,
+            item,
+            loopId: turnLoop,
+            permissionMode,
+            previous: resume,
+            signal: this.abort.signal,
+            stopToken,
+            client,
+            sent,
+            onPhase: steer.onPhase,
+            movedOn: steer.movedOn,
+          });
+        } finally {
+          await steer.close();
+          this.running.delete(conv.key);
+          // The Stop button dies with its turn (a resumed turn gets a new one); the record is not history.
+          await store.delete(stopKey).catch(() => {});
+        }
+      }),
+    );
   }
 
-  private async createLoop(conv: ConversationRecord, item: QueuedMessage): Promise<string> {
-    const title = item.text.replace(/\s+/g, ' ').trim().slice(0, 80) || 'Chat';
-    const loop = await this.deps.client.createLoop(
-      {
-        title,
-        metadata: {
-          bridge: 'loopbridge',
-          platform: conv.ref.platform,
-          conversation: conv.key,
-          chat_id: conv.ref.chatId,
-          ...(conv.ref.threadId ? { thread_id: conv.ref.threadId } : {}),
-        },
-      },
-      { signal: this.abort.signal },
-    );
+  /**
+   * Whose token drives a conversation's loop: a binding's configured loop is the bridge's (shared token);
+   * otherwise the person who created it (access.loopTokens per-user). Undefined = the shared token.
+   */
+  driverOf(conv: ConversationRecord, binding = this.bindings.resolve(conv.ref)): string | undefined {
+    return loopDriver(conv, binding, this.clients.perUser);
+  }
+
+  /** Runs `fn` with the client that drives this conversation's loop now (the record read from the store). */
+  readonly withClient: WithClient = async (convKey, fn) => {
+    const conv = this.clients.perUser ? await this.deps.store.get<ConversationRecord>(keys.conv(convKey)) : undefined;
+    return this.clients.with(conv ? this.driverOf(conv) : undefined, fn);
+  };
+
+  /** Records a binding's configured loop on the conversation (so lists and /status name it). */
+  private async adopt(conv: ConversationRecord, loopId: string): Promise<ConversationRecord> {
+    const fresh = await this.conversation(conv.ref);
+    fresh.loopId = loopId;
+    delete fresh.tokenOwner;
+    await this.saveConversation(fresh);
+    return fresh;
+  }
+
+  /** Counts a finished turn's usage (from its final record) for `loopbridge usage`; never fails the turn. */
+  private async countUsage(item: QueuedMessage): Promise<void> {
+    if (!this.deps.usage) return;
+    const rec = await this.deps.store.get<TurnRecord>(keys.turn(item.convKey));
+    if (rec?.itemId !== item.id) return;
+    await this.deps.usage
+      .record({ convKey: item.convKey, user: qualifiedUserId(item.conversation.platform, item.sender.id), usage: rec.progress.usage })
+      .catch((err) => this.deps.log.warn({ err: String(err), convKey: item.convKey }, 'could not count usage'));
+  }
+
+  /**
+   * Creates the conversation's loop with what its binding says, owned (with access.loopTokens per-user) by the
+   * person whose message creates it, and records it. Returns the updated record.
+   */
+  private async createLoop(conv: ConversationRecord, item: QueuedMessage, binding: ResolvedBinding | undefined): Promise<ConversationRecord> {
+    const starter = qualifiedUserId(conv.ref.platform, item.sender.id);
+    const owner = this.clients.perUser ? starter : undefined;
+    const params = loopCreation(binding, conv, { text: item.text, sender: item.sender, chatTitle: item.chatTitle }, starter);
+    const loop = await this.clients.with(owner, (client) => client.createLoop(params, { signal: this.abort.signal }));
     const fresh = await this.conversation(conv.ref);
     fresh.loopId = loop.id;
+    fresh.startedBy = { user: starter, ...(item.sender.displayName ? { name: item.sender.displayName } : {}) };
+    if (owner) fresh.tokenOwner = owner;
+    else delete fresh.tokenOwner;
     await this.saveConversation(fresh);
     await this.deps.store.flush();
-    this.deps.log.info({ convKey: conv.key, loopId: loop.id }, 'created loop');
-    return loop.id;
+    this.deps.log.info({ convKey: conv.key, loopId: loop.id, ...(binding ? { binding: binding.path } : {}) }, 'created loop');
+    return fresh;
   }
 
   /** Archived/missing/foreign loop: keep the message, block the conversation, tell the user what to do. */
-  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, reason: NonNullable<ConversationRecord['blocked']>['reason']): Promise<void> {
+  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, reason: 'loop_archived' | 'loop_not_found' | 'not_loop_owner'): Promise<void> {
     const fresh = await this.conversation(conv.ref);
-    const loopId = fresh.loopId ?? '(unknown)';
+    const binding = this.bindings.resolve(conv.ref);
+    const loopId = effectiveLoopId(fresh, binding) ?? '(unknown)';
     fresh.blocked = { reason, loopId };
     await this.saveConversation(fresh);
     await this.deps.store.delete(keys.turn(conv.key));
@@ -342,11 +408,54 @@ export class Sessions {
         : reason === 'loop_not_found'
           ? `no longer exists on the loop server`
           : `belongs to another user of the loop server`;
-    await this.notify(
-      outlet,
-      item.conversation,
-      `⚠️ This conversation's loop \`${loopId}\` ${why}. Your message is kept: send /new to start a fresh loop (it goes there), or /attach <loop_id> to use another.`,
-    );
+    const configured = binding?.loopId === loopId && fresh.boundBy !== 'operator';
+    const next = configured
+      ? `This chat is bound to it by the bridge's configuration (${binding!.path}): an operator can bind it to another loop (\`loopbridge conversations bind ${conv.key} <loop_id>\`) or change the binding.`
+      : 'send /new to start a fresh loop (it goes there), or /attach <loop_id> to use another.';
+    await this.notify(outlet, item.conversation, `⚠️ This conversation's loop \`${loopId}\` ${why}. Your message is kept: ${next}`);
+  }
+
+  /**
+   * The loop owner's personal token is missing or refused: park the conversation (its messages wait) until
+   * they /link, and tell them once (a refused token once per token linked).
+   */
+  private async tokenBlocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, failure: Extract<TurnFailure, { kind: 'user-token' }>): Promise<void> {
+    const { user, reason } = failure;
+    const fresh = await this.conversation(conv.ref);
+    fresh.blocked = { reason, loopId: fresh.loopId ?? '', user };
+    await this.saveConversation(fresh);
+    await this.deps.store.delete(keys.turn(conv.key));
+    await this.deps.store.flush();
+    this.deps.metrics.inc('loop_errors_total', { kind: 'user_token' });
+    this.deps.log.warn({ convKey: conv.key, user, reason, code: failure.code }, 'a linked loop token is missing or refused; messages wait');
+    const sender = user === qualifiedUserId(item.conversation.platform, item.sender.id) ? item.sender.displayName : undefined;
+    const name = sender ?? (fresh.startedBy?.user === user ? fresh.startedBy.name : undefined) ?? user;
+    if (reason === 'token_refused') {
+      if (!(await this.clients.vault?.markRefused(user))) return;
+      await this.notify(
+        outlet,
+        item.conversation,
+        `⚠️ The loop server refused ${name}'s linked loop token (was it revoked?). Messages here are kept and wait: ${name}, link a new one in a direct chat with me — /link la_… — and they go on.`,
+      );
+    } else if (await this.firstNotice(`token-missing/${user}/${conv.key}`, 3600_000)) {
+      await this.notify(outlet, item.conversation, `🔑 This conversation's loop runs with ${name}'s loop token, and none is linked now. Messages here are kept and wait: ${name}, link one in a direct chat with me — /link la_… — or send /new to start a loop of your own.`);
+    }
+  }
+
+  /** /link: the conversations parked on this person's token go on (their blocks lifted, their workers woken). */
+  async tokenLinked(user: string): Promise<number> {
+    let n = 0;
+    for (const [, conv] of await this.deps.store.list<ConversationRecord>('conv/')) {
+      if (conv.blocked?.user !== user) continue;
+      const fresh = await this.conversation(conv.ref);
+      delete fresh.blocked;
+      await this.saveConversation(fresh);
+      await this.deps.store.flush();
+      this.wake(fresh.key);
+      await announceConversationChange(this.deps.store, fresh.key); // its worker may run on another replica
+      n++;
+    }
+    return n;
   }
 
   /** Runs fn with the loop to ourselves (two conversations may share a loop after /attach). */

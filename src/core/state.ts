@@ -14,8 +14,21 @@ export interface ConversationRecord {
   permissionMode?: PermissionMode;
   /** Group activation override (admins): 'always' answers without a mention. */
   activation?: 'always' | 'mention';
-  /** Set when the bound loop cannot take messages (archived elsewhere, deleted); cleared by /new or /attach. */
-  blocked?: { reason: 'loop_archived' | 'loop_not_found' | 'not_loop_owner'; loopId: string };
+  /**
+   * Set when the conversation cannot go on: the bound loop cannot take messages (archived elsewhere, deleted,
+   * another user's; cleared by /new or /attach), or the loop owner's linked token is missing or refused
+   * (`user` names them; cleared when they /link). Queued messages wait meanwhile.
+   */
+  blocked?: { reason: BlockedReason; loopId: string; user?: string };
+  /** `conversations bind` set `loopId`: it wins over a binding's loopId until `conversations reset`. */
+  boundBy?: 'operator';
+  /** Who sent the message that created the loop (platform-qualified id and name). */
+  startedBy?: { user: string; name?: string };
+  /**
+   * access.loopTokens per-user: the person whose linked token created and drives this loop (they own it on the
+   * loop server). Absent: the bridge's shared token drives it (shared mode, a configured loopId, an operator bind).
+   */
+  tokenOwner?: string;
   /** /attach: mirror turns other clients run on the loop. */
   mirror?: boolean;
   /** Who ran /attach: may answer choices of mirrored turns (besides admins). */
@@ -23,6 +36,9 @@ export interface ConversationRecord {
   /** /whilebusy: what a plain message does while a turn runs here; absent = the binding's or routing.whileBusy. */
   whileBusy?: 'queue' | 'steer';
 }
+
+/** Why a conversation is parked (see ConversationRecord.blocked). */
+export type BlockedReason = 'loop_archived' | 'loop_not_found' | 'not_loop_owner' | 'token_missing' | 'token_refused';
 
 /** A user message accepted durably and waiting for (or in) its turn. */
 export interface QueuedMessage {
@@ -40,6 +56,8 @@ export interface QueuedMessage {
    * steer queue, not its inbox, and its progress is kept under `keys.steerState`. Absent = a plain message.
    */
   steer?: true;
+  /** The chat's display name when the platform gave it (a binding's `{chat}` title placeholder). */
+  chatTitle?: string;
 }
 
 /**
@@ -102,6 +120,19 @@ export interface PairingRecord {
   conversation?: ConversationRef;
 }
 
+/**
+ * Store notice channel of changes to a conversation made outside its worker (`conversations bind|reset`, a
+ * /link that unparks it): payload `{"key": convKey}`. Every bridge on the store re-reads that conversation
+ * (wakes its worker, restarts or stops its mirror), so an operator command written straight to PostgreSQL
+ * takes effect without a restart.
+ */
+export const CONVERSATION_CHANGED = 'loopbridge_conversation';
+
+/** Tells every bridge on the store that a conversation changed (see CONVERSATION_CHANGED); best effort. */
+export async function announceConversationChange(store: Store, convKey: string): Promise<void> {
+  await store.notify?.(CONVERSATION_CHANGED, JSON.stringify({ key: convKey })).catch(() => {});
+}
+
 export const keys = {
   conv: (convKey: string) => `conv/${convKey}`,
   inbox: (convKey: string) => `inbox/${convKey}`,
@@ -133,6 +164,11 @@ export const keys = {
   pairingDenied: (user: string) => `pair/denied/${user}`,
   /** Rate limit for repeated notices to the same person (refusals, outage notices). */
   noticed: (what: string) => `noticed/${what}`,
+  /** A person's linked Loop API token, encrypted (access.loopTokens per-user; see token-vault.ts). */
+  userToken: (user: string) => `usertoken/${user}`,
+  userTokenPrefix: 'usertoken/',
+  /** Proves LOOPBRIDGE_SECRET_KEY is the key the linked tokens were encrypted with. */
+  userTokenKeyCheck: 'usertokenkey/check',
 } as const;
 
 /**

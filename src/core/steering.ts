@@ -23,7 +23,6 @@ import { pause } from './pause.js';
 export const STEER_ACK = '↪️ Sent into the running turn';
 
 export interface SteeringDeps {
-  client: LoopClient;
   store: Store;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** Posts a notice in a conversation (never throws). */
@@ -55,6 +54,8 @@ export interface SteerSlot {
 
 interface SlotInput {
   outlet: Outlet;
+  /** The client that drives this conversation's loop (its owner's token with access.loopTokens per-user). */
+  client: LoopClient;
   convKey: string;
   loopId: string;
   permissionMode: PermissionMode;
@@ -233,7 +234,8 @@ export class Steering {
    * not sent (it stays queued and runs as the next turn).
    */
   private async send(input: SlotInput, item: QueuedMessage, live: () => boolean): Promise<'taken-in' | 'own-turn' | 'not-running'> {
-    const { store, client, log } = this.deps;
+    const { store, log } = this.deps;
+    const { client } = input;
     // Nothing else of ours runs on the loop: busy means the turn we steer still runs there. Sending to an
     // idle loop would start a turn the conversation is not following yet.
     const loop = await client.getLoop(input.loopId, { signal: input.signal });

@@ -68,6 +68,8 @@ export interface TurnInput {
   onPhase?: (phase: 'streaming' | 'ended') => void;
   /** See FollowOptions.movedOn: lets the follower tell, after a cut, that the loop moved on to a steering message's own turn. */
   movedOn?: FollowOptions['movedOn'];
+  /** The client to drive the loop with (its owner's token, access.loopTokens per-user). Default the runner's. */
+  client?: LoopClient;
 }
 
 export class TurnRunner {
@@ -149,13 +151,14 @@ export class TurnRunner {
         maxTextChars: this.textLimit,
         movedOn: input.movedOn,
       };
+      const client = input.client ?? this.deps.client;
       let events: AsyncIterable<TurnEvent>;
       if (input.sent) {
-        events = input.sent.events ?? resumeTurn(this.deps.client, loopId, { ...follow, textSoFar: '', detachedSince: follow.detachedSince ?? Date.now() });
+        events = input.sent.events ?? resumeTurn(client, loopId, { ...follow, textSoFar: '', detachedSince: follow.detachedSince ?? Date.now() });
       } else {
         const images = await messageImages(outlet, item, signal);
         events = followTurn(
-          this.deps.client,
+          client,
           loopId,
           { content: item.text, images: images.length ? images : undefined, permissionMode: input.permissionMode },
           { ...follow, idempotencyKey: item.id },

@@ -15,10 +15,7 @@ export type WhileBusySource = 'conversation' | 'binding' | 'routing';
 export interface WhileBusyDefaults {
   /** `routing.whileBusy`. Default 'queue'. */
   routing?: WhileBusy;
-  /**
-   * The `whileBusy` of the binding this conversation belongs to, if it sets one. The seam for bindings
-   * (a later issue): absent until they exist, and `undefined` for a conversation whose binding sets nothing.
-   */
+  /** The `whileBusy` of the binding this conversation belongs to; `undefined` where it sets none. */
   binding?: (ref: ConversationRef) => WhileBusy | undefined;
 }
 

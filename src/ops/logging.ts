@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { scrubSecrets } from '../config/mask.js';
+import { scrubLoopTokens, scrubSecrets } from '../config/mask.js';
 
 export type { Logger };
 
@@ -33,12 +33,14 @@ export interface LoggerOptions {
   secrets?: readonly string[];
 }
 
-/** Passes each log line on with every secret replaced (pino writes whole lines, so none is split). */
+/**
+ * Passes each log line on with every configured secret and every Loop API token replaced (people's linked
+ * tokens are not in the config; pino writes whole lines, so none is split).
+ */
 function scrubbing(stream: NodeJS.WritableStream, secrets: readonly string[]): NodeJS.WritableStream {
-  if (!secrets.length) return stream;
   const out = new Writable({
     write(chunk: Buffer | string, _enc, done) {
-      stream.write(scrubSecrets(String(chunk), secrets), () => done());
+      stream.write(scrubLoopTokens(scrubSecrets(String(chunk), secrets)), () => done());
     },
   });
   // pino-pretty colours only when its destination is a terminal.

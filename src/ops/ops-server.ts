@@ -1,9 +1,10 @@
 // Optional HTTP endpoints for operators: /healthz (liveness + backlog; 503 when the health body says
-// `ok: false`) and /metrics (Prometheus text).
+// `ok: false`), /metrics (Prometheus text) and, when an admin token is configured, the admin API (/admin/…).
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../core/metrics.js';
+import { handleAdmin, type AdminApiOptions } from './admin-api.js';
 
 export interface OpsServer {
   url: string;
@@ -15,9 +16,18 @@ export async function startOpsServer(
   port: number,
   metrics: Metrics,
   health: () => Promise<Record<string, unknown>>,
+  /** The admin API (absent: `/admin/…` is not served). */
+  admin?: AdminApiOptions,
 ): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (admin && (path === '/admin' || path.startsWith('/admin/'))) {
+      handleAdmin(req, res, admin).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"error":{"code":"failed","message":"internal error"}}\n');
+      });
+      return;
+    }
     if (req.method === 'GET' && path === '/healthz') {
       health().then(
         (body) => {

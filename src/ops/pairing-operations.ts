@@ -9,7 +9,8 @@ import { ControlError, stringArg, type Operations } from './control-protocol.js'
 
 /** A pairing request as operators see it (no conversation internals). */
 export interface PairingView {
-  code: string;
+  /** The code the person was given; left out of approve/deny answers and where asked (`codes: false`, the admin HTTP API). */
+  code?: string;
   user: string;
   displayName?: string;
   /** ms since the epoch */
@@ -25,7 +26,13 @@ export interface PairingOperationsOptions {
   log?: { info(obj: object, msg?: string): void };
 }
 
-const view = (r: PairingRecord): PairingView => ({ code: r.code, user: r.user, ...(r.displayName ? { displayName: r.displayName } : {}), createdAt: r.createdAt });
+/** The request as shown; `withCode` false leaves the code out (approve/deny answers: the caller has it already). */
+const view = (r: PairingRecord, withCode = true): PairingView => ({
+  ...(withCode ? { code: r.code } : {}),
+  user: r.user,
+  ...(r.displayName ? { displayName: r.displayName } : {}),
+  createdAt: r.createdAt,
+});
 
 function unknownCode(code: string): ControlError {
   return new ControlError('not_found', `no pending pairing code ${code.toUpperCase()} (codes expire after access.pairingCodeTtlMs; \`loopbridge pairing list\` shows the pending ones)`);
@@ -33,9 +40,10 @@ function unknownCode(code: string): ControlError {
 
 export function pairingOperations(o: PairingOperationsOptions): Operations {
   return {
-    async 'pairing.list'() {
+    /** `codes: false` leaves the codes out: they are credentials the person hands the operator, not for every reader. */
+    async 'pairing.list'(args) {
       const { pending, approved } = await listPairings(o.store);
-      return { pending: pending.map(view), approved };
+      return { pending: pending.map((r) => view(r, args.codes !== false)), approved };
     },
     async 'pairing.approve'(args) {
       const code = stringArg(args, 'code');
@@ -44,7 +52,7 @@ export function pairingOperations(o: PairingOperationsOptions): Operations {
       await o.store.flush();
       o.log?.info({ user: rec.user }, 'pairing approved');
       await o.approved?.(rec);
-      return view(rec);
+      return view(rec, false);
     },
     async 'pairing.deny'(args) {
       const code = stringArg(args, 'code');
@@ -52,7 +60,7 @@ export function pairingOperations(o: PairingOperationsOptions): Operations {
       if (!rec) throw unknownCode(code);
       await o.store.flush();
       o.log?.info({ user: rec.user }, 'pairing denied');
-      return view(rec);
+      return view(rec, false);
     },
   };
 }

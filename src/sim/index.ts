@@ -1,8 +1,10 @@
 // Public entry of the Loop API v1 simulator: startSimulator() and the Simulator handle.
 import type { ScriptStep, SimOptions } from './options.js';
+import type { LoopCreation } from './loops-state.js';
 import { SimServer } from './server.js';
 
 export type { ScriptQuestion, ScriptStep, SimOptions, SimQuirks, StepOutcome } from './options.js';
+export type { LoopCreation } from './loops-state.js';
 export { DEFAULT_QUIRKS } from './options.js';
 export { KEYWORDS, QUESTION_SET } from './agent.js';
 
@@ -39,6 +41,12 @@ export interface Simulator {
   release(gate: string): void;
   /** Contents the "model" actually received on a loop, in order (one per turn start or injection). */
   received(loopId: string): string[];
+  /** What a loop was created with (title, repo, profiles, vault, metadata, owner) and the permission mode of its first message; undefined for an unknown loop. */
+  creation(loopId: string): LoopCreation | undefined;
+  /** Every loop created so far, oldest first, as `creation` describes them. */
+  creations(): LoopCreation[];
+  /** Revokes a token: later requests with it get 401 missing_credentials (as after a revoke in Settings). */
+  revokeToken(token: string): void;
   /** How many images came with each received message (same order as `received`). */
   receivedImages(loopId: string): number[];
   /**
@@ -71,6 +79,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     release: (gate) => srv.release(gate),
     received: (loopId) => srv.received(loopId),
     receivedImages: (loopId) => srv.receivedImages(loopId),
+    creation: (loopId) => srv.creation(loopId),
+    creations: () => srv.creations(),
+    revokeToken: (token) => srv.revokeToken(token),
     written: (loopId) => srv.written(loopId),
     listeners: (loopId) => srv.listenerCount(loopId),
     faults: {

@@ -4,10 +4,25 @@ import type { Loop, LoopPage } from '../loop-api/types.js';
 import { badRequest } from './http-util.js';
 import { newLoopUuid, stripPrefix } from './ids.js';
 
+/** What a loop was created with (kept as created: the config wipe does not touch it), for tests. */
+export interface LoopCreation {
+  id: string;
+  createdBy: string;
+  title: string;
+  repo: string | null;
+  profiles: string[];
+  vault: string;
+  metadata: Record<string, unknown>;
+  /** The `permission_mode` of the first message sent to the loop (the mode a bridge drives it with); null until one came. */
+  permissionMode: string | null;
+}
+
 /** A stored loop: the wire fields plus a creation sequence to order loops created in the same millisecond. */
 export interface LoopRecord extends Loop {
   uuid: string;
   seq: number;
+  /** As created, plus the first message's permission mode. Not on the wire. */
+  creation: LoopCreation;
 }
 
 const TITLE_MAX = 200;
@@ -46,6 +61,16 @@ export class LoopsState {
       vault,
       repo,
       versions: { personal: 'a1b2c3d', knowledge: 'e4f5a6b', notes: 'c7d8e9f' },
+      creation: {
+        id: `loop_${uuid}`,
+        createdBy: user,
+        title,
+        repo,
+        profiles: [...profiles],
+        vault,
+        metadata: structuredClone(metadata),
+        permissionMode: null,
+      },
     };
     this.byUuid.set(uuid, rec);
     return rec;
@@ -95,6 +120,6 @@ export class LoopsState {
 
 /** The wire Loop object without runtime fields (as on create and in the list). */
 export function toWire(rec: LoopRecord): Loop {
-  const { uuid: _u, seq: _s, ...wire } = rec;
+  const { uuid: _u, seq: _s, creation: _c, ...wire } = rec;
   return { ...wire, metadata: rec.metadata, profiles: [...rec.profiles] };
 }

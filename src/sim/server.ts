@@ -20,7 +20,7 @@ import {
 } from './http-util.js';
 import { IdempotencyStore, TurnRecord } from './idempotency.js';
 import { newToken, newTurnId, requestHash, stripPrefix } from './ids.js';
-import { LoopsState, toWire, type LoopRecord } from './loops-state.js';
+import { LoopsState, toWire, type LoopCreation, type LoopRecord } from './loops-state.js';
 import { validateMessage } from './messages-validation.js';
 import { resolveOptions, type ResolvedSimOptions, type ScriptStep, type SimOptions } from './options.js';
 import { LoopSession, type Listener, type SessionHost } from './session.js';
@@ -108,6 +108,23 @@ export class SimServer implements SessionHost {
   listenerCount(loopId?: string): number {
     if (loopId === undefined) return [...this.sessions.values()].reduce((n, s) => n + s.listenerCount, 0);
     return this.sessions.get(stripPrefix(loopId, 'loop_'))?.listenerCount ?? 0;
+  }
+
+  creation(loopId: string): LoopCreation | undefined {
+    const c = this.loops.get(loopId)?.creation;
+    return c ? structuredClone(c) : undefined;
+  }
+
+  creations(): LoopCreation[] {
+    return this.loops
+      .all()
+      .sort((a, b) => a.seq - b.seq)
+      .map((l) => structuredClone(l.creation));
+  }
+
+  /** Revokes a token: every later request with it gets 401 missing_credentials, like a token revoked in Settings. */
+  revokeToken(token: string): void {
+    delete this.opts.tokens[token];
   }
 
   receivedImages(loopId: string): number[] {
@@ -292,6 +309,7 @@ export class SimServer implements SessionHost {
     }
 
     const session = this.session(rec);
+    rec.creation.permissionMode ??= msg.permissionMode ?? null;
     this.applyPermissionMode(session, rec, msg.permissionMode);
     const stream = this.openStream(res, path);
     const record = new TurnRecord(hash, now, key !== undefined);

@@ -159,3 +159,10 @@ export function finalReply(h: Harness, chatId: string, re: RegExp) {
     return m?.finalized ? m : undefined;
   }, `a final reply matching ${re}`);
 }
+
+/** Sends a line in a chat as `from` and resolves with the first new bot message there matching `re`. */
+export async function say(h: Harness, conv: ConversationRef, from: Sender, text: string, re: RegExp, extra: Partial<InboundMessage> = {}): Promise<string> {
+  const before = h.adapter.chat(conv.chatId).length;
+  await h.adapter.inject(message(conv, from, text, extra));
+  return waitFor(() => h.adapter.chat(conv.chatId).slice(before).find((m) => re.test(m.text))?.text, `an answer to ${text} matching ${re}`);
+}

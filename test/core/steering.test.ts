@@ -119,6 +119,26 @@ describe('steering', () => {
     expect(suite.sim.received(loopId)).toEqual(['tools please', 'use the other folder']);
   });
 
+  it("a binding's whileBusy: steer applies in its chats only, and /whilebusy names it", async () => {
+    const h = await suite.harness({ access: { users: ['test:u1', 'test:u2'] }, bridge: { bindings: [{ platform: 'test', chat: 'u2', whileBusy: 'steer' }] } });
+    await h.adapter.inject(message(dm('u2'), u2, '/whilebusy'));
+    await waitFor(() => texts(h.adapter, 'u2').find((t) => t.includes("While busy: `steer` (this binding's)")), 'the bound value shown');
+    const g = gate();
+    suite.sim.scriptNextTurn('*', beforeTool(g));
+    suite.sim.scriptNextTurn('*', [{ delta: 'Steered by the binding.' }]);
+    await h.adapter.inject(message(dm('u2'), u2, 'tools please'));
+    const loopId = await waitFor(() => loopOf(h.store, dm('u2')), 'the loop');
+    await waitFor(() => suite.sim.written(loopId).includes('Looking around.') && h.bridge.sessions.running.size > 0, 'the turn to hold');
+    await h.adapter.inject(message(dm('u2'), u2, 'use the other folder'));
+    await waitFor(() => texts(h.adapter, 'u2').includes(STEER_ACK), 'the acknowledgement');
+    suite.sim.release(g);
+    await finalReply(h, 'u2', /Steered by the binding/);
+    expect(suite.sim.received(loopId)).toEqual(['tools please', 'use the other folder']);
+    // Another chat, no binding: the routing default (queue) holds.
+    await h.adapter.inject(message(dm('u1'), u1, '/whilebusy'));
+    await waitFor(() => texts(h.adapter, 'u1').find((t) => t.includes('While busy: `queue` (the default)')), 'the default shown');
+  });
+
   it('a reply to the live message steers; a reply to an older, finished reply does not', async () => {
     const h = await suite.harness();
     await h.adapter.inject(message(dm('u1'), u1, 'an earlier message'));

@@ -55,16 +55,18 @@ describe('pairing', () => {
 
     const listed = run(['pairing', 'list', '--config', file]);
     expect(listed.status).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`${code}\\s+telegram:777 \\(Zoe\\)`));
+    expect(listed.stdout).toMatch(new RegExp(`  CODE +USER +NAME +REQUESTED\\n  ${code}  telegram:777  Zoe +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\(\\d+s ago\\)\\n`));
 
     const approved = run(['pairing', 'approve', code.toLowerCase(), '--config', file]);
     expect(approved.status).toBe(0);
     expect(approved.stdout).toContain('approved telegram:777');
-    expect(run(['pairing', 'list', '--config', file]).stdout).toMatch(/approved:\n  telegram:777/);
+    expect(run(['pairing', 'list', '--config', file]).stdout).toMatch(/pending requests:\n  \(none\)\napproved users:\n  USER\n  telegram:777\n/);
 
     const again = run(['pairing', 'approve', code, '--config', file]);
     expect(again.status).toBe(1);
     expect(again.stderr).toContain('no pending pairing code');
+    expect(run(['pairing', 'approve', '--config', file]).stderr).toContain('CODE is required');
+    expect(JSON.parse(run(['pairing', 'list', '--json', '--config', file]).stdout)).toEqual({ pending: [], approved: ['telegram:777'] });
   });
 });
 

@@ -59,7 +59,9 @@ it('pairing approve while the daemon runs lets that person in at once; deny keep
 
   const listed = await cli(['pairing', 'list']);
   expect(listed.status).toBe(0);
-  expect(listed.stdout).toMatch(new RegExp(`${code}\\s+telegram:${zoe.id} \\(Zoe\\)`));
+  expect(listed.stdout).toMatch(new RegExp(`pending requests:\\n  CODE +USER +NAME +REQUESTED\\n  ${code}  telegram:${zoe.id}  Zoe +\\d{4}-`));
+  const json = JSON.parse((await cli(['pairing', 'list', '--json'])).stdout) as { pending: Array<{ code: string; user: string }> };
+  expect(json.pending).toEqual([expect.objectContaining({ code, user: `telegram:${zoe.id}`, displayName: 'Zoe' })]);
 
   const approved = await cli(['pairing', 'approve', code]);
   expect(approved.stderr).toBe('');
@@ -87,5 +89,5 @@ it('pairing approve while the daemon runs lets that person in at once; deny keep
   expect(daemon.output()).not.toContain(code);
   expect(daemon.output()).not.toContain(yanCode);
   const listedAfter = await cli(['pairing', 'list']);
-  expect(listedAfter.stdout).toMatch(new RegExp(`approved:\\n  telegram:${zoe.id}\\n`));
+  expect(listedAfter.stdout).toMatch(new RegExp(`approved users:\\n  USER\\n  telegram:${zoe.id}\\n`));
 });

@@ -72,11 +72,11 @@ describe('daemon on PostgreSQL', () => {
     writeFileSync(file, `loop: { baseUrl: "http://127.0.0.1:9", token: "la_${'1'.repeat(48)}" }\nstore: { url: "\${DB_URL}" }\naccess: { dm: pairing }\nconsole: { user: you }\n`);
     const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/loopbridge.mjs'), ...args, '--config', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, DB_URL: url } });
 
-    expect(cli('pairing', 'list').stdout).toMatch(new RegExp(`${code}\\s+telegram:777 \\(Zoe\\)`));
+    expect(cli('pairing', 'list').stdout).toMatch(new RegExp(`\\n  ${code}  telegram:777  Zoe +\\d{4}-`));
     const approved = cli('pairing', 'approve', code);
     expect(approved.status, approved.stderr).toBe(0);
     expect(approved.stdout).toContain('approved telegram:777');
-    expect(cli('pairing', 'list').stdout).toMatch(/approved:\n  telegram:777/);
+    expect(cli('pairing', 'list').stdout).toMatch(/approved users:\n  USER\n  telegram:777\n/);
   });
 
   it('`loopbridge start` with an unreachable store.url exits 1 saying where, without the password', () => {

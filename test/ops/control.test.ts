@@ -84,6 +84,7 @@ describe('operator commands', () => {
     const { result, via } = await operate(c, 'pairing.approve', { code: code.toLowerCase() });
     expect(via).toBe('store');
     expect(result).toMatchObject({ user: 'telegram:777', displayName: 'Zoe' });
+    expect(JSON.stringify(result)).not.toContain(code); // a spent code is not echoed
     const store = await openLowdbStore({ path: c.store.path, flushDelayMs: 1 });
     expect(await store.get(keys.paired('telegram:777'))).toBeTruthy();
     await store.close();

@@ -17,4 +17,17 @@ describe('logger', () => {
       for (const s of [LOOP_TOKEN, TG_TOKEN, TG_TOKEN.split(':')[1], encodeURIComponent(TG_TOKEN), 'hook_secret_123']) expect(text, format).not.toContain(s);
     }
   });
+
+  it('scrubs any Loop API token, also one that is in no config (a person\'s linked token)', () => {
+    const linked = `la_${'ab12'.repeat(12)}`;
+    for (const format of ['json', 'pretty'] as const) {
+      const out = capture();
+      const log = createLogger({ level: 'info', format, stream: out.stream });
+      log.info({ text: `/link ${linked}`, nested: { err: `401 for Bearer ${linked}` } }, `received /link ${linked}`);
+      const text = out.text();
+      expect(text).toContain('/link la_…(masked)');
+      expect(text, format).not.toContain(linked);
+      expect(text, format).not.toContain(linked.slice(3));
+    }
+  });
 });
