@@ -1,6 +1,6 @@
 // The Slack adapter with the core, over Socket Mode against the Slack fake (Slack's limits enforced) and the
 // loop simulator: the gating matrix, Block Kit choices, long replies, 429 storms, reconnects, files.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ANN, ANN_DM, BOB, mention, seedWorkspace, slackVisible, TEAM_CHANNEL } from '../../helpers/slack.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startFakeSlack, type FakeSlack, type StoredMessage } from '../../peers/fake-slack.js';
@@ -25,6 +25,10 @@ afterAll(async () => {
 /** Nothing is queued or running: whatever was accepted before has been answered, and nothing else will be. */
 // Generous: finals wait for chat.update's per-minute budget when earlier tests used it up.
 const idle = () => waitFor(async () => ((await core.bridge.backlog()) === 0 && core.bridge.sessions.running.size === 0 ? true : undefined), 'idle', 90_000);
+// Each test starts with nothing running: a turn the previous test stopped may still be winding down, and a
+// message sent now would be queued behind it.
+beforeEach(() => idle());
+
 const count = async (text: string) => (await core.received()).filter((r) => r === text).length;
 
 describe('gating', () => {

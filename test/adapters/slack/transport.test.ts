@@ -1,6 +1,6 @@
 // Intake: acknowledged only once the core accepted (Socket Mode and HTTP), Slack's retries, HTTP signature
 // and timestamp checks, url_verification, and clear startup errors that never show a token.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlackStartupError, type SlackAdapter } from '../../../adapters/slack/index.js';
 import { freePort } from '../../helpers/net.js';
 import { ANN, ANN_DM, seedWorkspace } from '../../helpers/slack.js';
@@ -20,16 +20,26 @@ afterAll(async () => {
   await fake.close();
 });
 
+/** Adapters still running: a test that fails before its own stop() must not leave one on the shared fake. */
+const running = new Set<() => Promise<void>>();
+
 async function started(adapter: SlackAdapter, sink: RecordingSink): Promise<() => Promise<void>> {
   const ac = new AbortController();
   await adapter.start(sink, ac.signal);
-  return async () => {
+  const stop = async () => {
+    if (!running.delete(stop)) return;
     ac.abort();
     await adapter.stop();
   };
+  running.add(stop);
+  return stop;
 }
 
 describe('Socket Mode intake', () => {
+  afterEach(async () => {
+    for (const stop of [...running]) await stop();
+  });
+
   it('acknowledges an event only after the core accepted it; a refused one is redelivered with retry_attempt', async () => {
     let refuse = true;
     const sink = new RecordingSink(() => {
@@ -42,13 +52,16 @@ describe('Socket Mode intake', () => {
     const m = fake.userMessage({ channel: ANN_DM, user: ANN, text: 'keep me' });
     expect(await m.acked).toBe(true);
     const tries = fake.deliveries.filter((d) => d.eventId === m.eventIds[0]);
-    expect(tries.map((d) => [d.attempt, d.ackedAt !== undefined])).toEqual([
-      [0, false],
-      [1, true],
-    ]);
-    expect(tries[1].reason).toBe('timeout');
-    expect(sink.offered).toHaveLength(2);
-    expect(sink.events).toHaveLength(1);
+    // The refused delivery is never acknowledged; Slack retries with retry_attempt until one is. On a slow
+    // machine an accepted retry may be acknowledged after the fake's timeout, so more retries may follow.
+    expect(tries.map((d) => d.attempt)).toEqual(tries.map((_, i) => i));
+    expect(tries[0].ackedAt).toBeUndefined();
+    expect(tries.length).toBeGreaterThanOrEqual(2);
+    expect(tries.at(-1)!.ackedAt).toBeDefined();
+    expect(tries.slice(1).every((d) => d.reason === 'timeout')).toBe(true);
+    expect(sink.offered.length).toBe(tries.length);
+    expect(sink.events.length).toBeGreaterThanOrEqual(1);
+    expect(sink.events.every((e) => e.kind === 'message' && e.text === 'keep me')).toBe(true);
     await stop();
   });
 
