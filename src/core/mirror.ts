@@ -35,6 +35,11 @@ export class Mirrors {
     void this.run(outlet, conv, conv.loopId, owner, ac.signal);
   }
 
+  /** True while a mirror of this conversation runs here. */
+  has(convKey: string): boolean {
+    return this.active.has(convKey);
+  }
+
   stop(convKey: string): void {
     this.active.get(convKey)?.abort();
     this.active.delete(convKey);

@@ -14,6 +14,7 @@ import { classifyTurnFailure, type TurnFailure } from './failure-kind.js';
 import type { LoopHealth } from './loop-health.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
+import { soloClaims, type TurnClaim, type TurnClaims } from './replicas/turn-claims.js';
 import { keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
 import type { TurnRunner } from './turn-runner.js';
 
@@ -30,6 +31,8 @@ export interface SessionDeps {
   /** Backoff while the loop server is unreachable, ms. Defaults 1000 → 30000. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Which conversations this process runs, under which lease (replicas). Default: all of them, one process. */
+  claims?: TurnClaims;
 }
 
 /** The turn a conversation is running now. */
@@ -56,10 +59,12 @@ export class Sessions {
   queued = 0;
   /** Queued message id → failures no classification explains, so far (a poison message is skipped after a few). */
   private readonly unknownFailures = new Map<string, number>();
+  private readonly claims: TurnClaims;
 
   constructor(private readonly deps: SessionDeps) {
     // Every in-flight platform and loop call listens on this one shutdown signal; many at once is normal.
     setMaxListeners(0, this.abort.signal);
+    this.claims = deps.claims ?? soloClaims(deps.store);
   }
 
   get signal(): AbortSignal {
@@ -83,6 +88,18 @@ export class Sessions {
 
   async queueLength(convKey: string): Promise<number> {
     return (await this.deps.store.items(keys.inbox(convKey))).length;
+  }
+
+  /**
+   * True while the turn answering queued message `itemId` (any, if absent) is running in this
+   * conversation: here, or with replicas wherever its record says it is.
+   */
+  async turnRunning(convKey: string, itemId?: string): Promise<boolean> {
+    const here = this.running.get(convKey);
+    if (here && (itemId === undefined || here.itemId === itemId)) return true;
+    if (!this.claims.replicated) return false;
+    const record = await this.deps.store.get<TurnRecord>(keys.turn(convKey));
+    return record !== undefined && (itemId === undefined || record.itemId === itemId);
   }
 
   /** Starts (or re-runs) the worker of a conversation. */
@@ -122,9 +139,27 @@ export class Sessions {
   }
 
   private async drain(convKey: string): Promise<void> {
-    const { store, log } = this.deps;
+    if (this.claims.replicated) {
+      // Only the replica that runs the chat takes the conversation's lease (the others were not woken, or lost the race).
+      const head = await this.deps.store.peek<QueuedMessage>(keys.inbox(convKey));
+      if (!head || !this.claims.runsHere(conversationKey({ platform: head.conversation.platform, chatId: head.conversation.chatId }))) return;
+    }
+    const claim = await this.claims.claim(convKey);
+    if (!claim) return;
+    try {
+      await this.drainClaimed(convKey, claim);
+    } finally {
+      await claim.release();
+    }
+  }
+
+  /** The worker loop, while this process holds the conversation's claim. */
+  private async drainClaimed(convKey: string, claim: TurnClaim): Promise<void> {
+    const { log } = this.deps;
+    const store = claim.store;
+    const signal = AbortSignal.any([this.abort.signal, claim.signal]);
     let delay = this.deps.retryMinMs ?? 1000;
-    while (!this.stopping) {
+    while (!this.stopping && !claim.signal.aborted) {
       const item = await store.peek<QueuedMessage>(keys.inbox(convKey));
       if (!item) {
         await store.delete(keys.turn(convKey)); // a record without its message is stale
@@ -138,26 +173,23 @@ export class Sessions {
         return;
       }
       try {
-        await this.runOne(outlet, conv, item);
+        await this.runOne(outlet, conv, item, claim, signal);
         this.deps.health.succeeded();
         this.unknownFailures.delete(item.id);
         delay = this.deps.retryMinMs ?? 1000;
-        await this.dequeue(convKey);
-        await store.delete(keys.turn(convKey));
-        await store.flush();
+        await this.finish(convKey, claim);
       } catch (err) {
-        if (this.stopping) return;
+        // Shutting down, or the lease went to another replica: the record stays for whoever goes on.
+        if (this.stopping || claim.signal.aborted) return;
         const failure = classifyTurnFailure(err);
-        if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason);
+        if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason, store);
         if (await this.failed(outlet, item, err, failure)) {
           // Final for this message (said why): the conversation moves on to the next one.
-          await this.dequeue(convKey);
-          await store.delete(keys.turn(convKey));
-          await store.flush();
+          await this.finish(convKey, claim);
           continue;
         }
         const retryAfter = 'retryAfterMs' in failure ? (failure.retryAfterMs ?? 0) : 0;
-        await sleep(Math.max(delay, retryAfter), this.abort.signal);
+        await sleep(Math.max(delay, retryAfter), signal);
         delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
       }
     }
@@ -227,20 +259,29 @@ export class Sessions {
       guard,
       { op: 'insert', key: keys.conv(item.convKey), value: fresh },
       { op: 'enqueue', queue: keys.inbox(item.convKey), item },
+      // With replicas: the one that runs this chat is woken when (and only if) the message is queued.
+      ...this.claims.acceptOps(item),
     ]);
     if (ok) this.queued++;
     return ok;
   }
 
-  private async dequeue(convKey: string): Promise<void> {
-    if (await this.deps.store.dequeue(keys.inbox(convKey))) this.queued = Math.max(0, this.queued - 1);
+  /**
+   * The head message is done: it leaves the queue and its turn record goes, together and only while the
+   * claim holds (a replica that lost the lease must not remove the message the next owner is answering).
+   */
+  private async finish(convKey: string, claim: TurnClaim): Promise<void> {
+    const done = await this.deps.store.batch([...claim.guards, { op: 'dequeue', queue: keys.inbox(convKey) }, { op: 'delete', key: keys.turn(convKey) }]);
+    if (!done) return; // the lease was lost: the loop ends on the aborted claim
+    this.queued = Math.max(0, this.queued - 1);
+    await this.deps.store.flush();
   }
 
-  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage): Promise<void> {
-    const { store } = this.deps;
+  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, claim: TurnClaim, signal: AbortSignal): Promise<void> {
+    const store = claim.store;
     const previous = await store.get<TurnRecord>(keys.turn(conv.key));
     const resume = previous && previous.itemId === item.id ? previous : undefined;
-    const loopId = resume?.loopId ?? conv.loopId ?? (await this.createLoop(conv, item));
+    const loopId = resume?.loopId ?? conv.loopId ?? (await this.createLoop(conv, item, store, signal));
     await this.withLoop(loopId, async () => {
       const stopToken = `${randomBytes(12).toString('base64url')}.stop`;
       const stopKey = keys.stop(stopToken.split('.')[0]);
@@ -255,8 +296,9 @@ export class Sessions {
           loopId,
           permissionMode: conv.permissionMode ?? this.deps.defaultPermissionMode,
           previous: resume,
-          signal: this.abort.signal,
+          signal,
           stopToken,
+          store,
         });
       } finally {
         this.running.delete(conv.key);
@@ -266,7 +308,7 @@ export class Sessions {
     });
   }
 
-  private async createLoop(conv: ConversationRecord, item: QueuedMessage): Promise<string> {
+  private async createLoop(conv: ConversationRecord, item: QueuedMessage, store: Store, signal: AbortSignal): Promise<string> {
     const title = item.text.replace(/\s+/g, ' ').trim().slice(0, 80) || 'Chat';
     const loop = await this.deps.client.createLoop(
       {
@@ -279,24 +321,30 @@ export class Sessions {
           ...(conv.ref.threadId ? { thread_id: conv.ref.threadId } : {}),
         },
       },
-      { signal: this.abort.signal },
+      { signal },
     );
     const fresh = await this.conversation(conv.ref);
     fresh.loopId = loop.id;
-    await this.saveConversation(fresh);
-    await this.deps.store.flush();
+    await store.set(keys.conv(fresh.key), fresh);
+    await store.flush();
     this.deps.log.info({ convKey: conv.key, loopId: loop.id }, 'created loop');
     return loop.id;
   }
 
   /** Archived/missing/foreign loop: keep the message, block the conversation, tell the user what to do. */
-  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, reason: NonNullable<ConversationRecord['blocked']>['reason']): Promise<void> {
+  private async blocked(
+    outlet: Outlet,
+    conv: ConversationRecord,
+    item: QueuedMessage,
+    reason: NonNullable<ConversationRecord['blocked']>['reason'],
+    store: Store,
+  ): Promise<void> {
     const fresh = await this.conversation(conv.ref);
     const loopId = fresh.loopId ?? '(unknown)';
     fresh.blocked = { reason, loopId };
-    await this.saveConversation(fresh);
-    await this.deps.store.delete(keys.turn(conv.key));
-    await this.deps.store.flush();
+    await store.set(keys.conv(fresh.key), fresh);
+    await store.delete(keys.turn(conv.key));
+    await store.flush();
     const why =
       reason === 'loop_archived'
         ? `was archived elsewhere`

@@ -57,6 +57,8 @@ export interface TurnInput {
   signal: AbortSignal;
   /** Stop-button token for this turn (native buttons only). */
   stopToken?: string;
+  /** Where this turn's record is written (with replicas: fenced by the conversation's lease). Default: the runner's store. */
+  store?: Store;
 }
 
 export class TurnRunner {
@@ -78,7 +80,8 @@ export class TurnRunner {
 
   private async runTurn(input: TurnInput, lives: LiveMessage[]): Promise<void> {
     const { outlet, item, loopId, signal } = input;
-    const { store, metrics } = this.deps;
+    const { metrics } = this.deps;
+    const store = input.store ?? this.deps.store;
     const turnKey = keys.turn(item.convKey);
     const conv = item.conversation;
     const record: TurnRecord = input.previous

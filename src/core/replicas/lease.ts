@@ -1,0 +1,171 @@
+// Leases: named store locks this replica holds under its owner token, renewed together on the
+// replica's beat. The lock expires on the database clock; this process keeps its own, conservative
+// deadline: the moment the last successful renewal was *sent*, plus the TTL (the database set the expiry
+// after it received the request, so the lock is ours at least until then). A little before that
+// deadline, unless a renewal got through meanwhile, the lease counts as lost: its signal aborts and the
+// work under it stops, before another replica can take the lock over.
+
+import { setMaxListeners } from 'node:events';
+import type { Store } from '../../store/store.js';
+
+/** Options of a `LeaseKeeper`. */
+export interface LeaseKeeperOptions {
+  store: Store;
+  /** Owner token written into every lock (the replica id plus a per-process nonce). */
+  owner: string;
+  /** Lease time to live, ms. */
+  ttlMs: number;
+  /** How long before its deadline a lease counts as lost, ms (calls in flight land first). Default ttlMs/10. */
+  marginMs?: number;
+  /** Monotonic clock, ms. Default `performance.now`. */
+  now?: () => number;
+  /** Told when a lease is lost (not when it is released). */
+  onLost?: (lease: Lease) => void;
+  log: { warn(obj: object, msg?: string): void };
+}
+
+/** One lease held by this replica. */
+export class Lease {
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #released = false;
+
+  constructor(
+    /** The lock's name, e.g. `turn/telegram:42`. */
+    readonly name: string,
+  ) {
+    // Every platform and loop call of a turn listens on its lease's signal.
+    setMaxListeners(0, this.#abort.signal);
+  }
+
+  /** Aborts when the lease is lost (expired unrenewed or taken over); never on a voluntary release. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Still ours: neither lost nor released. */
+  get held(): boolean {
+    return !this.#released && !this.#abort.signal.aborted;
+  }
+
+  /** @internal Arms the loss timer for `inMs`. */
+  armLoss(inMs: number, lost: () => void): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(lost, Math.max(0, inMs));
+    // A lease timer never keeps a finished process alive.
+    this.#timer.unref();
+  }
+
+  /** @internal */
+  lose(): void {
+    clearTimeout(this.#timer);
+    if (this.held) this.#abort.abort();
+  }
+
+  /** @internal */
+  drop(): void {
+    clearTimeout(this.#timer);
+    this.#released = true;
+  }
+}
+
+/** The leases of one replica: acquire, renew all on each beat, release, lose at the deadline. */
+export class LeaseKeeper {
+  readonly #options: LeaseKeeperOptions;
+  readonly #held = new Map<string, Lease>();
+  readonly #now: () => number;
+  readonly #marginMs: number;
+
+  constructor(options: LeaseKeeperOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
+    this.#marginMs = options.marginMs ?? Math.floor(options.ttlMs / 10);
+  }
+
+  /** Names of the leases held now. */
+  names(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  /** The lease `name` if this replica holds it. */
+  get(name: string): Lease | undefined {
+    return this.#held.get(name);
+  }
+
+  /** Takes lock `name` (or renews it if held here). Undefined when another replica holds it. Store errors reject. */
+  async acquire(name: string): Promise<Lease | undefined> {
+    const existing = this.#held.get(name);
+    const sentAt = this.#now();
+    const ok = await this.#options.store.acquireLock(name, this.#options.owner, this.#options.ttlMs);
+    if (!ok) {
+      if (existing) this.#lost(existing);
+      return undefined;
+    }
+    const lease = existing?.held ? existing : new Lease(name);
+    this.#held.set(name, lease);
+    this.#extend(lease, sentAt);
+    return lease;
+  }
+
+  /**
+   * Renews every lease held (one lock call each, concurrently). A refusal means another replica took
+   * the lock: that lease is lost now. A store error leaves it to its deadline. True if all renewed.
+   */
+  async renewAll(): Promise<boolean> {
+    const { store, owner, ttlMs } = this.#options;
+    const results = await Promise.all(
+      [...this.#held.values()].map(async (lease) => {
+        const sentAt = this.#now();
+        try {
+          if (!(await store.acquireLock(lease.name, owner, ttlMs))) {
+            this.#lost(lease);
+            return false;
+          }
+          // Released or lost while the renewal was in flight: the lock it re-took is not wanted.
+          if (this.#held.get(lease.name) !== lease) {
+            await store.releaseLock(lease.name, owner).catch(() => {});
+            return true;
+          }
+          this.#extend(lease, sentAt);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return results.every(Boolean);
+  }
+
+  /** Gives `lease` back (best effort: if the store is down, the lock expires on its own). */
+  async release(lease: Lease): Promise<void> {
+    if (this.#held.get(lease.name) === lease) this.#held.delete(lease.name);
+    const wasHeld = lease.held;
+    lease.drop();
+    if (wasHeld) await this.#options.store.releaseLock(lease.name, this.#options.owner).catch(() => {});
+  }
+
+  /** Releases every lease. */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.#held.values()].map((lease) => this.release(lease)));
+  }
+
+  /** Counts every lease as lost now (the replica is cut off from the store), without asking the store. */
+  loseAll(): void {
+    for (const lease of [...this.#held.values()]) this.#lost(lease);
+  }
+
+  #extend(lease: Lease, sentAt: number): void {
+    const deadline = sentAt + this.#options.ttlMs - this.#marginMs;
+    lease.armLoss(deadline - this.#now(), () => {
+      this.#options.log.warn({ lease: lease.name }, 'lease not renewed in time; stopping the work under it');
+      this.#lost(lease);
+    });
+  }
+
+  #lost(lease: Lease): void {
+    if (this.#held.get(lease.name) === lease) this.#held.delete(lease.name);
+    if (!lease.held) return;
+    lease.lose();
+    this.#options.onLost?.(lease);
+  }
+}
