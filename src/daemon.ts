@@ -9,6 +9,7 @@ import { COMMANDS } from './core/commands.js';
 import type { Config } from './config/index.js';
 import type { ChatAdapter } from './core/adapter-types.js';
 import { Bridge } from './core/bridge.js';
+import { Metrics } from './core/metrics.js';
 import { LoopClient } from './loop-api/client.js';
 import type { Logger } from './ops/logging.js';
 import { startOpsServer, type OpsServer } from './ops/ops-server.js';
@@ -116,6 +117,9 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       );
     }
     if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `slack:`, `matrix:` or `console:` section');
+    // PostgreSQL is shared by design: every process on it is one replica of several (leases, one
+    // poller, split budgets). With the file there is exactly one.
+    const replica = config.store.url ? { id: config.replica.id, leaseTtlMs: config.replica.leaseTtlMs } : undefined;
     const bridge = new Bridge({
       client,
       store,
@@ -125,6 +129,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       replies: config.replies,
       defaultPermissionMode: config.loop.permissionMode,
       log,
+      replica,
+      metrics: new Metrics(replica ? { labels: { replica: replica.id } } : {}),
     });
     opened.unshift(() => bridge.stop());
     await bridge.start();
@@ -138,7 +144,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     if (config.ops.httpPort !== null) {
       ops = await startOpsServer(config.ops.httpHost, config.ops.httpPort, bridge.metrics, async () => {
         const storeHealth = (await store.health?.()) ?? { ok: true };
-        // An unreachable store answers 503 (and skips the backlog, which would need the store).
+        // An unreachable store answers 503 (and skips the backlog, which would need the store); so does
+        // a replica that takes no work (cut off from the store).
         if (!storeHealth.ok) return { ...bridge.health(), ok: false, store: storeHealth };
         return { ...bridge.health(), store: storeHealth, backlog: await bridge.backlog(), running: bridge.sessions.running.size };
       });

@@ -59,6 +59,16 @@ export interface StoreConfig {
   url: string | null;
 }
 
+/** `replica:` — this process as one of several replicas sharing `store.url` (unused without it). */
+export interface ReplicaConfig {
+  /** This replica's id: shown in /healthz, the `replica` label of /metrics, the owner of its leases. Give
+   * each replica its own. Default `<hostname>-<pid>`. */
+  id: string;
+  /** Lease time to live in milliseconds: a dead replica's turns and intake resume elsewhere about this
+   * long after its last heartbeat (heartbeats every third of it). Default 10000, at least 1000. */
+  leaseTtlMs: number;
+}
+
 /** `access:` — who may drive the loops. Ids are platform-qualified, e.g. `telegram:12345`. */
 export interface AccessConfig {
   /** Direct messages from unknown people: refuse (`allowlist`), offer a pairing code, or accept (`open`).
@@ -210,6 +220,7 @@ export interface OpsConfig {
 export interface Config {
   loop: LoopConfig;
   store: StoreConfig;
+  replica: ReplicaConfig;
   access: AccessConfig;
   routing: RoutingConfig;
   replies: RepliesConfig;
@@ -353,6 +364,16 @@ const storeSchema = z.strictObject({
   url: postgresUrl().optional(),
 });
 
+const replicaSchema = z.strictObject({
+  id: z
+    .string({ error: 'must be a string of 1–64 characters A-Z a-z 0-9 . _ - — e.g. bridge-1' })
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1–64 characters of A-Z a-z 0-9 . _ - — e.g. bridge-1' })
+    .optional(),
+  leaseTtlMs: positiveInt('milliseconds', 10000)
+    .pipe(z.number().min(1000, { error: 'must be at least 1000 ms (heartbeats run every third of it) — e.g. 10000' }))
+    .default(10_000),
+});
+
 const idList = (kind: 'user' | 'group') =>
   z.array(qualifiedId(kind), { error: `must be a list of ids — e.g. [telegram:12345]` }).default([]);
 
@@ -482,6 +503,7 @@ export const configSchema = z.strictObject(
   {
     loop: section(loopSchema),
     store: section(storeSchema).prefault({}),
+    replica: section(replicaSchema).prefault({}),
     access: section(accessSchema).prefault({}),
     routing: section(routingSchema).prefault({}),
     replies: section(repliesSchema).prefault({}),

@@ -41,6 +41,16 @@ const SECOND_WINDOW_MS = 2000;
 const MINUTE_WINDOW_MS = 62_000;
 /** How long a budget lock may be held before it lapses (a replica that died mid-tick), ms. */
 const LOCK_TTL_MS = 5000;
+/** Tries at the budget lock per tick (another replica holds it for a few statements only). */
+const LOCK_TRIES = 5;
+
+/** What a tick did. */
+export interface TickResult {
+  /** This replica's row came down: replicas waiting for room may look again now. */
+  lowered: boolean;
+  /** This replica's row still counts calls made under a larger share: tick again once they left the window. */
+  pending: boolean;
+}
 
 interface SecondRow {
   cap: number;
@@ -81,17 +91,19 @@ export class BudgetShares {
    * free. Store errors leave the (lowered) shares as they are. True if something was lowered in the
    * rows (others waiting for room may look again).
    */
-  async tick(targets: readonly ShareTarget[], live: number): Promise<boolean> {
-    let lowered = false;
+  async tick(targets: readonly ShareTarget[], live: number): Promise<TickResult> {
+    const result: TickResult = { lowered: false, pending: false };
     for (const target of targets) {
       this.#apply(target, this.#lowered(target, live));
       try {
-        if (await this.#raise(target, live)) lowered = true;
+        const r = await this.#raise(target, live);
+        result.lowered ||= r.lowered;
+        result.pending ||= r.pending;
       } catch (err) {
         this.#o.log.warn({ platform: target.platform, err: err instanceof Error ? err.message : String(err) }, 'could not rebalance the platform budget; keeping the current share');
       }
     }
-    return lowered;
+    return result;
   }
 
   /** No share at all (the replica is cut off or stopping): every call waits. */
@@ -125,15 +137,21 @@ export class BudgetShares {
     return { globalPerSecond: Math.min(now.globalPerSecond, fair(target.budget.globalPerSecond)), perMinute };
   }
 
-  /** Under the platform's lock: takes the equal split, or what the others leave if less. True if a row cap went down. */
-  async #raise(target: ShareTarget, live: number): Promise<boolean> {
+  /** Under the platform's lock: takes the equal split, or what the others leave if less. */
+  async #raise(target: ShareTarget, live: number): Promise<TickResult> {
     const { store, id, token } = this.#o;
     const lock = `budget/${target.platform}`;
-    if (!(await store.acquireLock(lock, token, LOCK_TTL_MS))) {
-      // Another replica is rebalancing: keep this one's rows alive unchanged (never larger without the lock).
+    let locked = false;
+    for (let i = 0; i < LOCK_TRIES && !locked; i++) {
+      // Held by another replica for a few statements: try again shortly, at a random point so two do not collide again.
+      if (i > 0) await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * i));
+      locked = await store.acquireLock(lock, token, LOCK_TTL_MS);
+    }
+    if (!locked) {
+      // Keep this replica's rows alive unchanged (never larger without the lock); the next beat tries again.
       const last = this.#rows.get(target.platform);
       if (last) await this.#writeRows(target, last.second, last.minute, false);
-      return false;
+      return { lowered: false, pending: true };
     }
     try {
       const rows = await store.list<SecondRow | MinuteRow>(`${lock}/`);
@@ -165,7 +183,12 @@ export class BudgetShares {
       for (const kind of cappedKinds(target.budget)) minuteCaps[kind] = Math.max(share.perMinute![kind]!, usage.perMinute[kind] ?? 0);
       await this.#writeRows(target, secondCap, minuteCaps, false);
       this.#apply(target, share);
-      return mySecond !== undefined && secondCap < mySecond;
+      const fairSecond = fair(target.budget.globalPerSecond);
+      return {
+        lowered: mySecond !== undefined && secondCap < mySecond,
+        // Old calls still in this row, or less than a fair share because others' rows are still high.
+        pending: secondCap > share.globalPerSecond || share.globalPerSecond < fairSecond,
+      };
     } finally {
       await store.releaseLock(lock, token).catch(() => {});
     }

@@ -59,6 +59,9 @@ export interface ReplicaHealth {
   budget: Record<string, number>;
 }
 
+/** When shares are still settling, look again after this long (the global window and its margins), ms. */
+const SETTLE_MS = 2100;
+
 /** Wake-up notices: `<chat key>\n<conversation key>`. */
 const WAKE_CHANNEL = 'lb_wake';
 
@@ -80,6 +83,7 @@ export class ReplicaCoordinator implements TurnClaims {
   #hooks: ReplicaHooks | undefined;
   #beatTimer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: ReplicaOptions & { store: Store; log: ReplicaLog; metrics?: Metrics }) {
@@ -190,6 +194,7 @@ export class ReplicaCoordinator implements TurnClaims {
   async leave(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#beatTimer);
+    clearTimeout(this.#settleTimer);
     await this.#beating?.catch(() => {});
     await this.#roster.leave();
   }
@@ -198,6 +203,7 @@ export class ReplicaCoordinator implements TurnClaims {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#beatTimer);
+    clearTimeout(this.#settleTimer);
     for (const t of this.#retries.values()) clearTimeout(t);
     this.#retries.clear();
     await this.#budget.leave(this.#targets);
@@ -214,10 +220,18 @@ export class ReplicaCoordinator implements TurnClaims {
   }
 
   async #rebalance(): Promise<void> {
-    if (this.#roster.cutOff) return;
-    const lowered = await this.#budget.tick(this.#targets, this.#roster.liveCount());
+    if (this.#roster.cutOff || this.#closed) return;
+    const { lowered, pending } = await this.#budget.tick(this.#targets, this.#roster.liveCount());
     if (lowered) await this.#store.notify?.(ROSTER_CHANNEL, `budget ${this.id}`).catch(() => {});
     await this.#roster.setReady(this.#budget.ready(this.#targets)).catch(() => {});
+    // Calls made under a larger share leave the one-second window soon: look again then, not a beat later.
+    if (pending && !this.#settleTimer) {
+      this.#settleTimer = setTimeout(() => {
+        this.#settleTimer = undefined;
+        void this.#rebalance().catch(() => {});
+      }, SETTLE_MS);
+      this.#settleTimer.unref();
+    }
   }
 
   async #release(convKey: string, lease: Lease): Promise<void> {
