@@ -17,6 +17,8 @@ import { storeOperations } from './ops/operator.js';
 import { claimStore } from './ops/store-guard.js';
 import type { ControlServer } from './ops/control-server.js';
 import { openStore } from './store/open-store.js';
+import { openPgStore } from './store/pg/pg-store.js';
+import type { ReplicaOptions } from './core/replicas/replica-coordinator.js';
 import type { Store } from './store/store.js';
 
 export interface DaemonOptions {
@@ -118,8 +120,14 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     }
     if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `slack:`, `matrix:` or `console:` section');
     // PostgreSQL is shared by design: every process on it is one replica of several (leases, one
-    // poller, split budgets). With the file there is exactly one.
-    const replica = config.store.url ? { id: config.replica.id, leaseTtlMs: config.replica.leaseTtlMs } : undefined;
+    // poller, split budgets). With the file there is exactly one. Leases and heartbeats get connections
+    // of their own, so a busy pool of turn writes never delays a renewal.
+    let replica: ReplicaOptions | undefined;
+    if (config.store.url) {
+      const coordinationStore = await openPgStore({ url: config.store.url, poolSize: 3, onWarning: (m) => log.warn({}, m) });
+      opened.unshift(() => coordinationStore.close());
+      replica = { id: config.replica.id, leaseTtlMs: config.replica.leaseTtlMs, coordinationStore };
+    }
     const bridge = new Bridge({
       client,
       store,
@@ -151,6 +159,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       });
       log.info({ url: ops.url }, 'ops endpoints on /healthz and /metrics');
     }
+    const coordinationStore = replica?.coordinationStore;
     let stopped: Promise<void> | null = null;
     return {
       bridge,
@@ -165,6 +174,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
           await ops?.close();
           await client.close();
           if (!options.store) await store.close();
+          await coordinationStore?.close();
         })();
         return stopped;
       },

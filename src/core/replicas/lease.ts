@@ -75,11 +75,30 @@ export class LeaseKeeper {
   readonly #held = new Map<string, Lease>();
   readonly #now: () => number;
   readonly #marginMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #renewing: Promise<boolean> | undefined;
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
     this.#marginMs = options.marginMs ?? Math.floor(options.ttlMs / 10);
+  }
+
+  /**
+   * Renews every lease each `everyMs` (default a third of the TTL), on its own timer: nothing else a
+   * replica does on its beat may delay a renewal.
+   */
+  start(everyMs = Math.floor(this.#options.ttlMs / 3)): void {
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => {
+      this.#renewing ??= this.renewAll().finally(() => (this.#renewing = undefined));
+    }, Math.max(50, everyMs));
+    this.#timer.unref();
+  }
+
+  /** Stops the renewal timer (leases held stay held until released or past their deadline). */
+  stop(): void {
+    clearInterval(this.#timer);
   }
 
   /** Names of the leases held now. */

@@ -29,6 +29,11 @@ export interface ReplicaOptions {
   id: string;
   /** Lease TTL, ms (`replica.leaseTtlMs`): a dead replica's work resumes elsewhere about this long after its last beat. */
   leaseTtlMs: number;
+  /**
+   * The same database through connections of its own, for leases, heartbeats and budget rows, so that
+   * they never wait behind the turns' writes. Default: the bridge's store.
+   */
+  coordinationStore?: Store;
 }
 
 /** What the coordinator does to the rest of the bridge. */
@@ -70,7 +75,10 @@ export class ReplicaCoordinator implements TurnClaims {
   readonly id: string;
   /** Owner token of this process in every lock it takes. */
   readonly token: string;
+  /** The bridge's store (turn state, queues). */
   readonly #store: Store;
+  /** Where leases, heartbeats and budget rows go (the same database, maybe its own connections). */
+  readonly #coord: Store;
   readonly #ttlMs: number;
   readonly #log: ReplicaLog;
   readonly #keeper: LeaseKeeper;
@@ -90,12 +98,13 @@ export class ReplicaCoordinator implements TurnClaims {
     this.id = options.id;
     this.token = `${options.id}#${randomBytes(6).toString('hex')}`;
     this.#store = options.store;
+    const store = (this.#coord = options.coordinationStore ?? options.store);
     this.#ttlMs = options.leaseTtlMs;
     this.#log = options.log;
-    this.#keeper = new LeaseKeeper({ store: options.store, owner: this.token, ttlMs: options.leaseTtlMs, log: options.log, onLost: (lease) => this.#lost(lease) });
-    this.#roster = new Roster({ store: options.store, id: options.id, token: this.token, ttlMs: options.leaseTtlMs, log: options.log, onChange: () => this.#membershipChanged() });
-    this.#budget = new BudgetShares({ store: options.store, id: options.id, token: this.token, ttlMs: options.leaseTtlMs, log: options.log });
-    this.#intake = new IntakeLeaders({ store: options.store, keeper: this.#keeper, eligible: () => !this.#roster.cutOff && !this.#closed, log: options.log });
+    this.#keeper = new LeaseKeeper({ store, owner: this.token, ttlMs: options.leaseTtlMs, log: options.log, onLost: (lease) => this.#lost(lease) });
+    this.#roster = new Roster({ store, id: options.id, token: this.token, ttlMs: options.leaseTtlMs, log: options.log, onChange: () => this.#membershipChanged() });
+    this.#budget = new BudgetShares({ store, id: options.id, token: this.token, ttlMs: options.leaseTtlMs, log: options.log });
+    this.#intake = new IntakeLeaders({ store, keeper: this.#keeper, eligible: () => !this.#roster.cutOff && !this.#closed, log: options.log });
     const m = options.metrics;
     if (m) {
       m.gauge('replica_turn_leases', () => this.#turnLeases().length, 'conversation turn leases this replica holds');
@@ -114,11 +123,13 @@ export class ReplicaCoordinator implements TurnClaims {
   /** Joins the replicas: listens for notices, writes the roster row, takes a budget share, starts the beat. */
   async start(hooks: ReplicaHooks): Promise<void> {
     this.#hooks = hooks;
-    if (!this.#store.subscribe || !this.#store.notify) throw new TypeError('replicas need a store with notify/subscribe (PostgreSQL)');
-    this.#unsubscribe.push(await this.#store.subscribe(WAKE_CHANNEL, (n) => this.#heardWake(n)));
-    this.#unsubscribe.push(await this.#store.subscribe(ROSTER_CHANNEL, (n) => this.#heardRoster(n)));
-    this.#unsubscribe.push(await this.#store.subscribe(INTAKE_CHANNEL, (n) => this.#heardIntake(n)));
+    const coord = this.#coord;
+    if (!coord.subscribe || !coord.notify) throw new TypeError('replicas need a store with notify/subscribe (PostgreSQL)');
+    this.#unsubscribe.push(await coord.subscribe(WAKE_CHANNEL, (n) => this.#heardWake(n)));
+    this.#unsubscribe.push(await coord.subscribe(ROSTER_CHANNEL, (n) => this.#heardRoster(n)));
+    this.#unsubscribe.push(await coord.subscribe(INTAKE_CHANNEL, (n) => this.#heardIntake(n)));
     await this.#roster.join();
+    this.#keeper.start();
     await this.#rebalance();
     this.#beatTimer = setInterval(() => void this.beat(), Math.max(50, Math.floor(this.#ttlMs / 3)));
     this.#beatTimer.unref();
@@ -157,10 +168,15 @@ export class ReplicaCoordinator implements TurnClaims {
   /** One beat: renew leases, rewrite the roster row, rebalance budgets, seek intake leadership. */
   beat(): Promise<void> {
     this.#beating ??= (async () => {
+      const started = performance.now();
       try {
-        await this.#keeper.renewAll();
-        if (await this.#roster.beat()) await this.#rebalance();
+        const alive = await this.#roster.beat();
+        const wrote = performance.now();
+        if (alive) await this.#rebalance();
         await this.#intake.seek();
+        const took = performance.now() - started;
+        // The roster row lives a TTL: a beat this slow means the store (or this process) is struggling.
+        if (took > this.#ttlMs / 3) this.#log.warn({ beatMs: Math.round(took), rosterMs: Math.round(wrote - started) }, 'replica beat was slow');
       } finally {
         this.#beating = undefined;
       }
@@ -204,6 +220,7 @@ export class ReplicaCoordinator implements TurnClaims {
     this.#closed = true;
     clearInterval(this.#beatTimer);
     clearTimeout(this.#settleTimer);
+    this.#keeper.stop();
     for (const t of this.#retries.values()) clearTimeout(t);
     this.#retries.clear();
     await this.#budget.leave(this.#targets);
@@ -222,7 +239,7 @@ export class ReplicaCoordinator implements TurnClaims {
   async #rebalance(): Promise<void> {
     if (this.#roster.cutOff || this.#closed) return;
     const { lowered, pending } = await this.#budget.tick(this.#targets, this.#roster.liveCount());
-    if (lowered) await this.#store.notify?.(ROSTER_CHANNEL, `budget ${this.id}`).catch(() => {});
+    if (lowered) await this.#coord.notify?.(ROSTER_CHANNEL, `budget ${this.id}`).catch(() => {});
     await this.#roster.setReady(this.#budget.ready(this.#targets)).catch(() => {});
     // Calls made under a larger share leave the one-second window soon: look again then, not a beat later.
     if (pending && !this.#settleTimer) {
@@ -239,7 +256,7 @@ export class ReplicaCoordinator implements TurnClaims {
     // Work left (the replica stops, or a message came as it let go): wake whoever runs the chat now.
     try {
       const head = await this.#store.peek<QueuedMessage>(keys.inbox(convKey));
-      if (head) await this.#store.notify?.(WAKE_CHANNEL, wakePayload(head));
+      if (head) await this.#coord.notify?.(WAKE_CHANNEL, wakePayload(head));
     } catch {
       // The store is unreachable: the others rescan when this replica drops out of the roster.
     }
