@@ -92,6 +92,8 @@ export class ReplicaCoordinator implements TurnClaims {
   #beatTimer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
+  /** A rescan failed (the store blinked): the next beat does it again. */
+  #rescanPending = false;
   #closed = false;
 
   constructor(options: ReplicaOptions & { store: Store; log: ReplicaLog; metrics?: Metrics }) {
@@ -173,6 +175,7 @@ export class ReplicaCoordinator implements TurnClaims {
         const alive = await this.#roster.beat();
         const wrote = performance.now();
         if (alive) await this.#rebalance();
+        if (alive && this.#rescanPending) this.#rescan();
         await this.#intake.seek();
         const took = performance.now() - started;
         // The roster row lives a TTL: a beat this slow means the store (or this process) is struggling.
@@ -283,13 +286,23 @@ export class ReplicaCoordinator implements TurnClaims {
       this.#keeper.loseAll();
       return;
     }
-    if (!this.#closed) void this.#hooks?.rescan().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'rescan after a membership change failed'));
+    this.#rescan();
+  }
+
+  /** Looks for work this replica should now run; if the store fails meanwhile, the next beat looks again. */
+  #rescan(): void {
+    if (this.#closed || !this.#hooks) return;
+    this.#rescanPending = false;
+    this.#hooks.rescan().catch((err: unknown) => {
+      this.#rescanPending = true;
+      this.#log.warn({ err: String(err) }, 'looking for work to take over failed; trying again on the next beat');
+    });
   }
 
   #heardWake(notice: StoreNotice): void {
     if (notice.kind === 'resync') {
       // Notices may have been missed while the connection was down: look at the store itself.
-      void this.#hooks?.rescan().catch(() => {});
+      this.#rescan();
       void this.beat();
       return;
     }
