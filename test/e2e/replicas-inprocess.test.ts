@@ -54,7 +54,7 @@ function replica(url: string, id: string, leaseTtlMs = 1500): Promise<Daemon> {
 const health = (d: Daemon) => d.bridge.health().replica!;
 
 describe('replicas in one process', () => {
-  it('three replicas: one poller, each chat answered once, turns spread over the replicas, budget split, no 429', async () => {
+  it('three replicas: one poller, each chat answered once, turns spread over the replicas, budget split, no 429', { timeout: 120_000 }, async () => {
     const url = storeUrl();
     for (const u of users) fake.addChat(dmOf(u));
     const daemons = [await replica(url, 'r1'), await replica(url, 'r2'), await replica(url, 'r3')];
@@ -81,7 +81,7 @@ describe('replicas in one process', () => {
     }
   });
 
-  it('a stopped poller hands intake over at once, and its running turn goes on in another replica, in the same message', async () => {
+  it('a stopped poller hands intake over at once, and its running turn goes on in another replica, in the same message', { timeout: 120_000 }, async () => {
     const url = storeUrl();
     // Leases far longer than the test waits: whatever moves, moves because it was handed over.
     const [a, b] = [await replica(url, 'a', 60_000), await replica(url, 'b', 60_000)];
