@@ -129,6 +129,9 @@ export class TurnRunner {
       // A fresh turn, or a restarted one that never saw its end: (re)send with the same idempotency key.
       // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
       record.progress = newProgress(this.textLimit);
+      // Known before this follow starts, so a later resume reads it even if this process dies at once.
+      const holes = input.previous?.detachedBefore === true;
+      if (input.previous) record.detachedBefore = true;
       await store.set(turnKey, streamingRecord(record));
       await store.flush();
       const images = await this.images(input);
@@ -142,6 +145,7 @@ export class TurnRunner {
           idempotencyKey: item.id,
           signal,
           detachedSince: input.previous ? (input.previous.seenAt ?? input.previous.startedAt) : undefined,
+          snapshotHasHoles: holes,
           maxTextChars: this.textLimit,
         },
       );
@@ -154,6 +158,10 @@ export class TurnRunner {
           persist(true);
         }
         const changed = applyEvent(record.progress, ev);
+        if (ev.type === 'gap' && !record.detachedBefore) {
+          record.detachedBefore = true;
+          persist(true);
+        }
         if (ev.type === 'requires_choice' || ev.type === 'choice_resolved' || ev.type === 'tool_result') await this.sideEffects(input, record, ev);
         const now = Date.now();
         if (now - lastTyping > 4000 && !record.progress.ended) {

@@ -68,6 +68,12 @@ export interface FollowOptions {
    * a snapshot that adds nothing cannot prove that nothing was missed; see rule 5a).
    */
   snapshotComplete?: boolean;
+  /**
+   * An earlier follow of this turn (another process, before a resume) was already detached for a while:
+   * [IMPL] the server's snapshot then lacks what was written in that stretch, so a snapshot that extends
+   * our text proves nothing; its extra text is shown after a gap note. Default false.
+   */
+  snapshotHasHoles?: boolean;
 }
 
 /** Sends one message and yields ONE continuous event stream for the turn, surviving cuts (see above). */
@@ -263,10 +269,14 @@ class Follower {
       if (s !== have) {
         if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas())) {
           const missing = s.slice(have.length);
+          // The server's copy skips what an earlier follower missed: say so where that hole may be.
+          if (this.o.snapshotHasHoles && !this.o.snapshotComplete) {
+            out.push({ type: 'gap', reason: 'text written while an earlier process followed this turn may be missing' });
+          }
           out.push({ type: 'assistant_delta', text: missing });
           this.segmentText = s;
           this.segmentEnds.push(s.length);
-          proven = true;
+          proven = !this.o.snapshotHasHoles || this.o.snapshotComplete === true;
         } else {
           this.snapshotsUsable = false;
           this.window = undefined; // this gap covers the window too
