@@ -36,8 +36,8 @@ const envInt = (name: string, def: number) => {
   return Number.isInteger(v) && v > 0 ? v : def;
 };
 const N = envInt('BENCH_REP_CONVERSATIONS', 1000);
-/** Development: skip the throughput runs, failover only. */
-const FAILOVER_ONLY = process.env.BENCH_REP_FAILOVER_ONLY === '1';
+/** Development: which setups run (comma-separated of lowdb, pg1, pg3, failover); default all. */
+const SETUPS = new Set((process.env.BENCH_REP_SETUPS ?? 'lowdb,pg1,pg3,failover').split(','));
 const RATE = envInt('BENCH_REP_RATE', 300);
 const DELTAS = envInt('BENCH_REP_DELTAS', 10);
 const DELTA_MS = envInt('BENCH_REP_DELTA_MS', 200);
@@ -138,6 +138,18 @@ function replyCheck(report: TgFakeReport, chatId: number, expected: string): 'co
   return v.problem ? 'wrong' : v.notes ? 'marked' : 'complete';
 }
 
+/** Prints (and with BENCH_REP_DUMP writes) what is wrong with the first few wrong replies. */
+async function explainWrong(report: TgFakeReport, who: Array<{ chat: FakeChat }>, verdicts: string[], expected: string): Promise<void> {
+  for (const p of who.filter((_, i) => verdicts[i] === 'wrong').slice(0, 3)) {
+    const msgs = report.botMessages[p.chat.id] ?? [];
+    const text = msgs[0]?.text ?? '';
+    let d = 0;
+    while (d < text.length && text[d] === expected[d]) d++;
+    console.log(`  wrong reply in chat ${p.chat.id}: ${msgs.length} message(s) (${msgs.map((m) => `${m.deleted ? 'deleted ' : ''}${m.keyboard ? 'with Stop ' : ''}${m.text.length} chars`).join(', ')}), first differs from the expected ${expected.length} chars at ${d}`);
+    if (process.env.BENCH_REP_DUMP) await writeFile(`${process.env.BENCH_REP_DUMP}.${p.chat.id}`, JSON.stringify(msgs, null, 1));
+  }
+}
+
 interface ThroughputRun {
   label: string;
   acceptsPerS: number;
@@ -188,6 +200,7 @@ async function throughput(label: string, store: string, replicas: number): Promi
     for (const c of report.calls) if (c.method === 'sendMessage' && c.status === 200 && !firstSend.has(c.chatId)) firstSend.set(c.chatId, c.at);
     const firstText = who.flatMap((p, i) => (firstSend.has(p.chat.id) ? [firstSend.get(p.chat.id)! - at[i]] : []));
     const verdicts = who.map((p) => replyCheck(report, p.chat.id, turn.text));
+    await explainWrong(report, who, verdicts, turn.text);
     return {
       label,
       acceptsPerS: acceptedAt === undefined ? NaN : N / Math.max(0.001, (acceptedAt - t0) / 1000),
@@ -268,14 +281,7 @@ async function failover(url: string): Promise<FailoverRun> {
     }, 120_000).catch(() => undefined);
     const report = await s.fake.report(turn.text);
     const verdicts = who.map((p) => replyCheck(report, p.chat.id, turn.text));
-    for (const p of who.filter((_, i) => verdicts[i] === 'wrong').slice(0, 3)) {
-      const msgs = report.botMessages[p.chat.id] ?? [];
-      const text = msgs[0]?.text ?? '';
-      let d = 0;
-      while (d < text.length && text[d] === turn.text[d]) d++;
-      console.log(`  wrong reply in chat ${p.chat.id}: ${msgs.length} message(s), ${text.length} of ${turn.text.length} chars, first difference at ${d}: ${JSON.stringify(text.slice(Math.max(0, d - 40), d + 120))}`);
-      if (process.env.BENCH_REP_DUMP) await writeFile(`${process.env.BENCH_REP_DUMP}.${p.chat.id}`, JSON.stringify(msgs, null, 1));
-    }
+    await explainWrong(report, who, verdicts, turn.text);
     return {
       resumeMs,
       pollerMs,
@@ -307,14 +313,15 @@ async function main(): Promise<void> {
     const dir = await mkdtemp(join(tmpdir(), 'loopbridge-bench-rep-file-'));
     const runs: ThroughputRun[] = [];
     console.log(`replicas bench: ${N} conversations, budget ${RATE} calls/s, ${DELTAS} deltas × ${DELTA_MS} ms per turn`);
-    if (!FAILOVER_ONLY) runs.push(await throughput('1 process, lowdb', `{ path: "${join(dir, 'store.json')}" }`, 1));
+    if (SETUPS.has('lowdb')) runs.push(await throughput('1 process, lowdb', `{ path: "${join(dir, 'store.json')}" }`, 1));
     await rm(dir, { recursive: true, force: true });
-    for (const n of FAILOVER_ONLY ? [] : [1, 3]) {
+    for (const n of [1, 3].filter((k) => SETUPS.has(`pg${k}`))) {
       const { url, schema } = schemaUrl(pgUrl);
       dropAll.push(schema);
       runs.push(await throughput(`${n} replica${n > 1 ? 's' : ''}, PostgreSQL`, `{ url: "${url}" }`, n));
     }
     for (const r of runs) console.log(`  ${r.label}: ${fmt(r.acceptsPerS)} accepts/s, first text p99 ${fmt(r.firstText.p99)} ms, ${fmt(r.cpuMsPerTurn, 1)} ms CPU/turn, ${r.done}/${N} done, ${r.wrong} wrong, ${r.rateLimited} × 429`);
+    if (!SETUPS.has('failover')) return; // a development run: no report
     const foStore = schemaUrl(pgUrl);
     dropAll.push(foStore.schema);
     const fo = await failover(foStore.url);

@@ -127,32 +127,37 @@ export class LeaseKeeper {
   }
 
   /**
-   * Renews every lease held (one lock call each, concurrently). A refusal means another replica took
-   * the lock: that lease is lost now. A store error leaves it to its deadline. True if all renewed.
+   * Renews every lease held (one statement with `Store.renewLocks`, else one lock call each). A lease not
+   * renewed expired or was taken: it is lost now. A store error leaves them to their deadlines. True if all renewed.
    */
   async renewAll(): Promise<boolean> {
     const { store, owner, ttlMs } = this.#options;
-    const results = await Promise.all(
-      [...this.#held.values()].map(async (lease) => {
-        const sentAt = this.#now();
-        try {
-          if (!(await store.acquireLock(lease.name, owner, ttlMs))) {
-            this.#lost(lease);
-            return false;
-          }
-          // Released or lost while the renewal was in flight: the lock it re-took is not wanted.
-          if (this.#held.get(lease.name) !== lease) {
-            await store.releaseLock(lease.name, owner).catch(() => {});
-            return true;
-          }
-          this.#extend(lease, sentAt);
-          return true;
-        } catch {
-          return false;
-        }
-      }),
-    );
-    return results.every(Boolean);
+    const leases = [...this.#held.values()];
+    if (leases.length === 0) return true;
+    const sentAt = this.#now();
+    let renewed: Set<string>;
+    try {
+      // One statement for all of them where the store can: a replica may hold hundreds of turn leases.
+      renewed = store.renewLocks
+        ? new Set(await store.renewLocks(leases.map((l) => l.name), owner, ttlMs))
+        : new Set((await Promise.all(leases.map(async (l) => ((await store.acquireLock(l.name, owner, ttlMs)) ? [l.name] : [])))).flat());
+    } catch {
+      return false; // a store error leaves every lease to its deadline
+    }
+    let all = true;
+    for (const lease of leases) {
+      if (!renewed.has(lease.name)) {
+        // Expired and perhaps taken by another replica: whatever runs under it stops now.
+        all = false;
+        this.#lost(lease);
+      } else if (this.#held.get(lease.name) !== lease) {
+        // Released or lost while the renewal was in flight: the lock it renewed is not wanted.
+        await store.releaseLock(lease.name, owner).catch(() => {});
+      } else {
+        this.#extend(lease, sentAt);
+      }
+    }
+    return all;
   }
 
   /** Gives `lease` back (best effort: if the store is down, the lock expires on its own). */

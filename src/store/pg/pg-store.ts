@@ -205,6 +205,15 @@ class PostgresStore implements PgStore {
     return this.#call('acquireLock', (db, now) => this.#sql.acquireLock(db, name, owner, ttlMs, now));
   }
 
+  async renewLocks(names: readonly string[], owner: string, ttlMs: number): Promise<string[]> {
+    this.#open();
+    for (const name of names) checkName(name, 'lock name');
+    checkName(owner, 'lock owner');
+    checkTtl(ttlMs, 'lock ttlMs');
+    if (names.length === 0) return [];
+    return this.#call('renewLocks', (db, now) => this.#sql.renewLocks(db, names, owner, ttlMs, now));
+  }
+
   async releaseLock(name: string, owner: string): Promise<void> {
     checkName(name, 'lock name');
     checkName(owner, 'lock owner');
