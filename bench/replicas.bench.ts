@@ -341,9 +341,11 @@ async function main(): Promise<void> {
         runs.map((r) => [r.label, fmt(r.acceptsPerS), `${fmt(r.firstText.p50)} / ${fmt(r.firstText.p99)}`, `${fmt(r.wallS, 1)}${r.done < N ? ` (${r.done}/${N} done)` : ''}`, fmt(r.cpuMsPerTurn, 1), `${r.complete} / ${r.marked} / ${r.wrong}`, r.peakPerS, r.rateLimited]),
       ),
       '',
+      "On PostgreSQL every accepted message is its own committed transaction (dedupe mark, queue entry and wake-up together), about ten at a time per process, so accepts/s is bound by commits on this shared 2-core machine, not by the bridge's CPU; Telegram polling runs on one replica, so three replicas do not accept faster (each also writes heartbeats and turn state to the same server). The turns themselves spread over the replicas; the bot's budget stays whole (peak calls/s under the budget, no 429).",
+      '',
       '### Failover (SIGKILL → the turn resumes on another replica)',
       '',
-      `Three replicas on PostgreSQL, \`replica.leaseTtlMs: ${TTL_MS}\`; ${FAILOVER_N} chats with turns of ${FAILOVER_DELTAS} deltas ${FAILOVER_DELTA_MS} ms apart. Once every reply is live, the replica polling Telegram is SIGKILLed; once its turns go on elsewhere, the next poller too. Resume: the kill → the first Bot API call for each of the killed replica's conversations (from the replica that took its lease). The wait is the lease TTL plus up to one beat (TTL/3): nothing tells the others a SIGKILLed process is gone. A SIGTERM hands everything back at once instead.`,
+      `Three replicas on PostgreSQL, \`replica.leaseTtlMs: ${TTL_MS}\`; ${FAILOVER_N} chats with turns of ${FAILOVER_DELTAS} deltas ${FAILOVER_DELTA_MS} ms apart. Once every reply is live, the replica polling Telegram is SIGKILLed; once its turns go on elsewhere, the next poller too. Resume: the kill → the first Bot API call for each of the killed replica's conversations (from the replica that took its lease). A lease expires a TTL after its last renewal (renewals come every TTL/3, so 2/3 to 1 TTL after the kill), and a survivor notices within a beat: nothing tells the others a SIGKILLed process is gone. A SIGTERM hands everything back at once instead.`,
       '',
       table(
         ['Turns moved', 'Resume p50 (ms)', 'Resume p99 (ms)', 'Resume max (ms)', 'Polling taken over after (ms)', 'Replies complete / marked / wrong', '429s'],

@@ -44,6 +44,7 @@ export interface PgStore extends Store {
   notify(channel: string, payload?: string): Promise<void>;
   subscribe(channel: string, listener: (notice: StoreNotice) => void): Promise<Unsubscribe>;
   health(): Promise<StoreHealth>;
+  renewLocks(names: readonly string[], owner: string, ttlMs: number): Promise<string[]>;
   /** Deletes expired entries and locks, forgets dedupe marks past their window; returns how many. Runs on the sweep timer too. */
   sweep(): Promise<number>;
   /** The schema version after the migration at open. */
