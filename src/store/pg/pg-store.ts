@@ -233,6 +233,10 @@ class PostgresStore implements PgStore {
     return this.#call('batch', async (_pool, now) => {
       const client = await this.#pool.connect();
       let failure: Error | undefined;
+      // A connection reset between two statements is emitted on the checked-out client, where no pool
+      // listener hears it (it would be an uncaught exception): keep it; the next statement fails anyway.
+      const onError = (error: Error) => void (failure ??= error);
+      client.on('error', onError);
       try {
         await client.query('begin');
         for (const op of prepared) {
@@ -249,6 +253,7 @@ class PostgresStore implements PgStore {
         throw error;
       } finally {
         // A connection that failed mid-transaction is not trusted again: release(error) destroys it.
+        client.off('error', onError);
         client.release(failure);
       }
     });
