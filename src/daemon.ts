@@ -10,6 +10,7 @@ import type { ChatAdapter } from './core/adapter-types.js';
 import { Bridge } from './core/bridge.js';
 import { SECRET_KEY_ENV, TokenVault } from './core/token-vault.js';
 import { UsageLedger } from './core/usage-ledger.js';
+import { Metrics } from './core/metrics.js';
 import { LoopClient } from './loop-api/client.js';
 import type { Logger } from './ops/logging.js';
 import { runOperation } from './ops/control-protocol.js';
@@ -18,6 +19,8 @@ import { loopClientFor, openUsageStore, operatorOperations } from './ops/operato
 import { claimStore } from './ops/store-guard.js';
 import type { ControlServer } from './ops/control-server.js';
 import { openStore } from './store/open-store.js';
+import { openPgStore } from './store/pg/pg-store.js';
+import type { ReplicaOptions } from './core/replicas/replica-coordinator.js';
 import type { Store } from './store/store.js';
 
 export interface DaemonOptions {
@@ -124,6 +127,15 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       );
     }
     if (adapters.length === 0) throw new Error('no adapter is configured: add a `telegram:`, `slack:`, `matrix:` or `console:` section');
+    // PostgreSQL is shared by design: every process on it is one replica of several (leases, one
+    // poller, split budgets). With the file there is exactly one. Leases and heartbeats get connections
+    // of their own, so a busy pool of turn writes never delays a renewal.
+    let replica: ReplicaOptions | undefined;
+    if (config.store.url) {
+      const coordinationStore = await openPgStore({ url: config.store.url, poolSize: 3, onWarning: (m) => log.warn({}, m) });
+      opened.unshift(() => coordinationStore.close());
+      replica = { id: config.replica.id, leaseTtlMs: config.replica.leaseTtlMs, coordinationStore };
+    }
     const bridge = new Bridge({
       client,
       store,
@@ -136,6 +148,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       bindings: config.bindings,
       perUserTokens: vault ? { vault, create: (token) => loopClientFor(config, token, log) } : undefined,
       usage,
+      replica,
+      metrics: new Metrics(replica ? { labels: { replica: replica.id } } : {}),
     });
     opened.unshift(() => bridge.stop());
     await bridge.start();
@@ -166,7 +180,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         bridge.metrics,
         async () => {
           const storeHealth = (await store.health?.()) ?? { ok: true };
-          // An unreachable store answers 503 (and skips the backlog, which would need the store).
+          // An unreachable store answers 503 (and skips the backlog, which would need the store); so does
+          // a replica that takes no work (cut off from the store).
           if (!storeHealth.ok) return { ...bridge.health(), ok: false, store: storeHealth };
           return { ...bridge.health(), store: storeHealth, backlog: await bridge.backlog(), running: bridge.sessions.running.size };
         },
@@ -174,6 +189,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       );
       log.info({ url: ops.url }, admin ? 'ops endpoints on /healthz, /metrics and /admin/' : 'ops endpoints on /healthz and /metrics');
     }
+    const coordinationStore = replica?.coordinationStore;
     let stopped: Promise<void> | null = null;
     return {
       bridge,
@@ -189,6 +205,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
           await client.close();
           if (usageStore !== store) await usageStore.close();
           if (!options.store) await store.close();
+          await coordinationStore?.close();
         })();
         return stopped;
       },

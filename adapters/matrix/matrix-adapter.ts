@@ -9,6 +9,8 @@
 import { LogService, type MatrixClient } from 'matrix-bot-sdk';
 import type {
   AdapterCapabilities,
+  AdapterStartOptions,
+  AdapterState,
   BotIdentity,
   ChatAdapter,
   ConversationRef,
@@ -72,6 +74,8 @@ export class MatrixAdapter implements ChatAdapter {
   private session: MatrixSession | undefined;
   private ctx: SendContext | undefined;
   private readonly sync = new RunningTransport<SyncLoop>();
+  /** What a /sync loop needs, ready after start (intake may start later, when this replica leads). */
+  private intake: { state: AdapterState; events: RoomEvents } | undefined;
 
   constructor(private readonly options: MatrixAdapterOptions) {
     this.log = options.log ?? SILENT_LOG;
@@ -84,6 +88,8 @@ export class MatrixAdapter implements ChatAdapter {
       drafts: false,
       editIntervalMs: options.editIntervalMs ?? { direct: 1000, group: 3000 },
       rate: options.rate ?? DEFAULT_RATE,
+      // One /sync position per account: two syncing replicas would hand every event over twice.
+      intake: 'single',
     };
     quietSdkLogs(this.log);
   }
@@ -93,7 +99,7 @@ export class MatrixAdapter implements ChatAdapter {
     return this.session?.userId;
   }
 
-  async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
+  async start(sink: InboundSink, signal: AbortSignal, options: AdapterStartOptions = {}): Promise<BotIdentity> {
     const state = sink.state;
     if (!state) throw new MatrixStartupError('no-state', 'matrix: the adapter needs the bridge store (no adapter state was given)');
     const session = await openSession(this.options, state);
@@ -125,15 +131,32 @@ export class MatrixAdapter implements ChatAdapter {
       log: this.log,
       secret,
     });
-    const sync = new SyncLoop({ client, state, log: this.log, secret, timeoutMs: this.options.syncTimeoutMs, handle: (r, initial) => events.handle(r, initial) });
-    await sync.start(signal);
-    this.sync.hold(sync, signal);
-    this.log.info({ userId: session.userId, deviceId: session.deviceId }, 'matrix: started');
+    this.intake = { state, events };
+    // The /sync loop stops on an abort of `signal` (RunningTransport); nothing else to listen for.
+    if (options.intake !== false) await this.startIntake(signal);
+    this.log.info({ userId: session.userId, deviceId: session.deviceId, intake: options.intake !== false }, 'matrix: started');
     return { id: session.userId, displayName };
   }
 
-  stop(): Promise<void> {
+  /** Starts the /sync loop from the stored position (a refused token rejects). */
+  async startIntake(signal: AbortSignal): Promise<void> {
+    const intake = this.intake;
+    const session = this.session;
+    if (!intake || !session) throw new Error('matrix adapter: startIntake before start');
+    if (this.sync.get()) return;
+    const { state, events } = intake;
+    const sync = new SyncLoop({ client: session.client, state, log: this.log, secret: session.accessToken, timeoutMs: this.options.syncTimeoutMs, handle: (r, initial) => events.handle(r, initial) });
+    await sync.start(signal);
+    this.sync.hold(sync, signal);
+  }
+
+  /** Ends the long poll and waits for the response in hand to be accepted (its position stored); sending still works. */
+  stopIntake(): Promise<void> {
     return this.sync.stop();
+  }
+
+  stop(): Promise<void> {
+    return this.stopIntake();
   }
 
   private async ownDisplayName(client: MatrixClient, userId: string): Promise<string | undefined> {

@@ -5,6 +5,7 @@ import { Api, GrammyError, HttpError } from 'grammy';
 import type { Update } from 'grammy/types';
 import type {
   AdapterCapabilities,
+  AdapterStartOptions,
   BotIdentity,
   ChatAdapter,
   ConversationRef,
@@ -62,6 +63,7 @@ export class TelegramAdapter implements ChatAdapter {
   private readonly log: TelegramLog;
   private readonly transport = new RunningTransport<PollingTransport | WebhookTransport>();
   private self: BotSelf | undefined;
+  private sink: InboundSink | undefined;
 
   constructor(private readonly options: TelegramAdapterOptions) {
     this.token = options.token;
@@ -80,6 +82,8 @@ export class TelegramAdapter implements ChatAdapter {
       drafts: options.drafts ?? false,
       editIntervalMs: options.editIntervalMs ?? { direct: 1000, group: 3000 },
       rate: options.rate ?? DEFAULT_RATE,
+      // A second long poller would get 409 Conflict; webhooks may be answered by any replica.
+      intake: (options.mode ?? 'polling') === 'polling' ? 'single' : 'any',
     };
   }
 
@@ -93,7 +97,7 @@ export class TelegramAdapter implements ChatAdapter {
     return t instanceof WebhookTransport ? t.address() : undefined;
   }
 
-  async start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity> {
+  async start(sink: InboundSink, signal: AbortSignal, options: AdapterStartOptions = {}): Promise<BotIdentity> {
     let me;
     try {
       me = await this.api.getMe(forGrammy(signal));
@@ -110,6 +114,18 @@ export class TelegramAdapter implements ChatAdapter {
         this.log.warn({ err: scrubToken(why, this.token) }, 'telegram: setMyCommands failed; the command menu is unchanged');
       }
     }
+    this.sink = sink;
+    // The running transport stops on an abort of `signal` (RunningTransport); nothing else to listen for.
+    if (options.intake !== false) await this.startIntake(signal);
+    this.log.info({ bot: me.username, mode: this.options.mode ?? 'polling', intake: options.intake !== false }, 'telegram: started');
+    return { id: String(me.id), username: me.username, displayName: me.first_name };
+  }
+
+  /** Starts polling (or the webhook listener); with polling, a 409 from another poller rejects. */
+  async startIntake(signal: AbortSignal): Promise<void> {
+    const sink = this.sink;
+    if (!sink) throw new Error('telegram adapter: startIntake before start');
+    if (this.transport.get()) return;
     const handle = (update: Update) => this.handleUpdate(update, sink);
     const transport =
       (this.options.mode ?? 'polling') === 'webhook'
@@ -117,12 +133,15 @@ export class TelegramAdapter implements ChatAdapter {
         : new PollingTransport({ api: this.api, token: this.token, timeoutSec: this.options.pollTimeoutSec, log: this.log, handle });
     await transport.start(signal);
     this.transport.hold(transport, signal);
-    this.log.info({ bot: me.username, mode: this.options.mode ?? 'polling' }, 'telegram: started');
-    return { id: String(me.id), username: me.username, displayName: me.first_name };
+  }
+
+  /** Ends the long poll (or closes the listener) after confirming what was accepted; sending still works. */
+  stopIntake(): Promise<void> {
+    return this.transport.stop();
   }
 
   stop(): Promise<void> {
-    return this.transport.stop();
+    return this.stopIntake();
   }
 
   /** Parse, then accept. A parse failure is logged and the update dropped (a poison update must not block intake). */

@@ -23,6 +23,7 @@ export type {
   ConfigIssue,
   LoopConfig,
   StoreConfig,
+  ReplicaConfig,
   AccessConfig,
   RoutingConfig,
   RepliesConfig,

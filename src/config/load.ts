@@ -2,6 +2,7 @@
 // resolved Config plus warnings. Every problem names its key path and says what to do; no message ever
 // contains a configured value (tokens live in this file's input).
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -258,6 +259,7 @@ function toConfig(p: ParsedConfig): Config {
       timeoutMs: p.loop.timeoutMs,
     },
     store: { path: p.store.path, flushDelayMs: p.store.flushDelayMs, url: p.store.url ?? null },
+    replica: { id: p.replica.id ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 48)}-${process.pid}`, leaseTtlMs: p.replica.leaseTtlMs },
     access: {
       dm: p.access.dm,
       // Admins are implicitly users; resolving it here means no reader can forget it.
@@ -397,6 +399,11 @@ function collectWarnings(c: Config, tree: unknown, env: NodeJS.ProcessEnv): stri
     const other = c.slack.mode === 'socket' ? ['signingSecret', 'port', 'host'] : ['appToken'];
     for (const key of other) {
       if (isSet(tree, ['slack', key])) w.push(`slack.${key}: has no effect while slack.mode is ${c.slack.mode} — remove it, or set slack.mode: ${c.slack.mode === 'socket' ? 'http' : 'socket'}`);
+    }
+  }
+  if (!c.store.url) {
+    for (const key of ['id', 'leaseTtlMs']) {
+      if (isSet(tree, ['replica', key])) w.push(`replica.${key}: has no effect without store.url (replicas share their state in PostgreSQL; with the file there is one process) — remove it, or set store.url`);
     }
   }
   if (c.store.url) {

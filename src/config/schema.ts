@@ -66,6 +66,16 @@ export interface StoreConfig {
   url: string | null;
 }
 
+/** `replica:` — this process as one of several replicas sharing `store.url` (unused without it). */
+export interface ReplicaConfig {
+  /** This replica's id: shown in /healthz, the `replica` label of /metrics, the owner of its leases. Give
+   * each replica its own. Default `<hostname>-<pid>`. */
+  id: string;
+  /** Lease time to live in milliseconds: a dead replica's turns and intake resume elsewhere about this
+   * long after its last heartbeat (heartbeats every third of it). Default 10000, at least 1000. */
+  leaseTtlMs: number;
+}
+
 /** `access:` — who may drive the loops. Ids are platform-qualified, e.g. `telegram:12345`. */
 export interface AccessConfig {
   /** Direct messages from unknown people: refuse (`allowlist`), offer a pairing code, or accept (`open`).
@@ -268,6 +278,7 @@ export interface BindingConfig {
 export interface Config {
   loop: LoopConfig;
   store: StoreConfig;
+  replica: ReplicaConfig;
   access: AccessConfig;
   routing: RoutingConfig;
   replies: RepliesConfig;
@@ -411,6 +422,16 @@ const storeSchema = z.strictObject({
   path: nonEmpty('give a file path, e.g. ./data/loopbridge.json').default('./data/loopbridge.json'),
   flushDelayMs: positiveInt('milliseconds', 50).default(50),
   url: postgresUrl().optional(),
+});
+
+const replicaSchema = z.strictObject({
+  id: z
+    .string({ error: 'must be a string of 1–64 characters A-Z a-z 0-9 . _ - — e.g. bridge-1' })
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1–64 characters of A-Z a-z 0-9 . _ - — e.g. bridge-1' })
+    .optional(),
+  leaseTtlMs: positiveInt('milliseconds', 10000)
+    .pipe(z.number().min(1000, { error: 'must be at least 1000 ms (heartbeats run every third of it) — e.g. 10000' }))
+    .default(10_000),
 });
 
 const idList = (kind: 'user' | 'group') =>
@@ -606,6 +627,7 @@ export const configSchema = z.strictObject(
   {
     loop: section(loopSchema),
     store: section(storeSchema).prefault({}),
+    replica: section(replicaSchema).prefault({}),
     access: section(accessSchema).prefault({}),
     routing: section(routingSchema).prefault({}),
     replies: section(repliesSchema).prefault({}),

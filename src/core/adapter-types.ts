@@ -175,6 +175,23 @@ export interface AdapterCapabilities {
   /** Pace of intermediate edits of one live message, in ms. */
   editIntervalMs: { direct: number; group: number };
   rate: RateBudget;
+  /**
+   * How many processes may receive this adapter's events at once when several replicas share a store.
+   * `any`: every replica (webhooks behind a load balancer, Slack Socket Mode: dedupe makes redelivery
+   * safe). `single`: one at a time (Telegram long polling: a second poller gets 409; Matrix /sync: one
+   * position), so the core starts and stops intake with `startIntake`/`stopIntake` as a leader lease
+   * moves between replicas; such an adapter must implement both. Default `any`.
+   */
+  intake?: 'any' | 'single';
+}
+
+/** Options of `ChatAdapter.start`. */
+export interface AdapterStartOptions {
+  /**
+   * Start receiving events too. `false`: only the identity and the outbound calls are made ready;
+   * intake waits for `startIntake` (adapters with `capabilities.intake` `single`). Default true.
+   */
+  intake?: boolean;
 }
 
 export interface BotIdentity {
@@ -186,10 +203,24 @@ export interface BotIdentity {
 export interface ChatAdapter {
   readonly platform: string;
   readonly capabilities: AdapterCapabilities;
-  /** Starts receiving; resolves once the bot identity is known and intake runs. */
-  start(sink: InboundSink, signal: AbortSignal): Promise<BotIdentity>;
+  /**
+   * Starts the adapter: resolves once the bot identity is known, outbound calls work and (unless
+   * `options.intake` is false) intake runs.
+   */
+  start(sink: InboundSink, signal: AbortSignal, options?: AdapterStartOptions): Promise<BotIdentity>;
   /** Stops intake and releases connections. */
   stop(): Promise<void>;
+  /**
+   * Starts receiving after `start(…, { intake: false })` or `stopIntake()`; resolves once intake runs
+   * (rejects if it cannot start, e.g. Telegram's 409 from another poller). Outbound calls are unaffected.
+   * Required when `capabilities.intake` is `single`.
+   */
+  startIntake?(signal: AbortSignal): Promise<void>;
+  /**
+   * Stops receiving (confirming to the platform what was accepted) and resolves once no event is being
+   * handed over any more; outbound calls keep working. Required when `capabilities.intake` is `single`.
+   */
+  stopIntake?(): Promise<void>;
   send(conversation: ConversationRef, message: OutboundMessage, signal: AbortSignal): Promise<MessageRef>;
   /** Replaces a message's text and buttons. "Not modified" is success. */
   edit(ref: MessageRef, message: OutboundMessage, signal: AbortSignal): Promise<void>;

@@ -8,7 +8,7 @@ import type { PermissionMode } from '../loop-api/types.js';
 import type { Store } from '../store/store.js';
 import { Access, type AccessConfig } from './access.js';
 import { adapterState } from './adapter-state.js';
-import type { ChatAdapter, InboundEvent } from './adapter-types.js';
+import { conversationKey, type ChatAdapter, type InboundEvent } from './adapter-types.js';
 import { Bindings, effectiveLoopId, type BindingRule, type ResolvedBinding } from './bindings.js';
 import { ChoiceRegistry } from './choices.js';
 import { Intake, type RoutingConfig } from './intake.js';
@@ -17,6 +17,7 @@ import { LoopHealth, type LoopOutage } from './loop-health.js';
 import { Metrics } from './metrics.js';
 import { Mirrors } from './mirror.js';
 import { Outlet } from './outlet.js';
+import { ReplicaCoordinator, type ReplicaHealth, type ReplicaOptions } from './replicas/replica-coordinator.js';
 import { Sessions } from './sessions.js';
 import { CONVERSATION_CHANGED, keys, migrateLegacySeen, type ConversationRecord, type PairingRecord } from './state.js';
 import { TurnRunner } from './turn-runner.js';
@@ -58,6 +59,11 @@ export interface BridgeOptions {
    * (turns stay recorded and resume on the next start). Default 5000.
    */
   shutdownGraceMs?: number;
+  /**
+   * Run as one of several replicas sharing the store (PostgreSQL): turn leases, single-owner intake,
+   * split platform budgets. Default: absent, this process is the only one.
+   */
+  replica?: ReplicaOptions;
 }
 
 export class Bridge {
@@ -69,6 +75,10 @@ export class Bridge {
   private readonly intake: Intake;
   private readonly mirrors: Mirrors;
   private readonly intakeAbort = new AbortController();
+  /** Present when this process is one of several replicas. */
+  private readonly replica: ReplicaCoordinator | undefined;
+  /** Adapters are started: replica wake-ups may run turns. */
+  private started = false;
   private accepting = false;
   private inflightAccepts = 0;
   private unsubscribe?: () => Promise<void>;
@@ -96,6 +106,7 @@ export class Bridge {
       deliveryRetryMs: options.deliveryRetryMs,
     });
     this.loopHealth = new LoopHealth({ metrics: this.metrics, log });
+    this.replica = options.replica ? new ReplicaCoordinator({ ...options.replica, store, log, metrics: this.metrics }) : undefined;
     this.sessions = new Sessions({
       client,
       store,
@@ -111,6 +122,7 @@ export class Bridge {
       clients: this.clients,
       usage: options.usage,
       onBound: (conv, binding) => this.mirrorIfBound(conv, binding),
+      claims: this.replica,
     });
     this.mirrors = new Mirrors({
       client,
@@ -135,7 +147,11 @@ export class Bridge {
       log,
     });
     setMaxListeners(0, this.intakeAbort.signal); // adapters hang each pending intake call on it
-    for (const a of options.adapters) this.outlets.set(a.platform, new Outlet(a, this.sessions.signal, this.metrics));
+    for (const a of options.adapters) {
+      const outlet = new Outlet(a, this.sessions.signal, this.metrics);
+      this.outlets.set(a.platform, outlet);
+      this.replica?.shareBudget({ platform: a.platform, budget: a.capabilities.rate, scheduler: outlet.scheduler });
+    }
     this.metrics.gauge('turns_running', () => this.sessions.running.size, 'turns in flight');
     this.metrics.gauge('loop_clients_personal', () => this.clients.openClients, 'clients open for people\'s linked loop tokens (access.loopTokens per-user)');
     this.metrics.gauge('inbound_queue_depth', () => this.sessions.queued, 'accepted messages waiting for or in their turn');
@@ -152,14 +168,29 @@ export class Bridge {
     const migrated = await migrateLegacySeen(this.options.store);
     if (migrated) this.options.log.info({ marks: migrated }, 'moved dedupe marks to the compact layout');
     this.accepting = true;
+    // Replicas: join first (a budget share, the roster), so intake and turns start under leases.
+    await this.replica?.start({
+      wake: (convKey) => this.started && this.sessions.wake(convKey),
+      rescan: async () => {
+        if (!this.started) return;
+        await this.sessions.resumeAll();
+        await this.placeMirrors();
+      },
+    });
+    const led: Outlet[] = [];
     for (const outlet of this.outlets.values()) {
       const sink = { accept: (ev: InboundEvent) => this.accept(outlet, ev), state: adapterState(this.options.store, outlet.adapter.platform) };
-      outlet.bot = await outlet.adapter.start(sink, this.intakeAbort.signal);
+      // Intake that must have one owner (Telegram polling, Matrix sync) waits for this replica to lead it.
+      const single = this.replica !== undefined && outlet.adapter.capabilities.intake === 'single';
+      outlet.bot = await outlet.adapter.start(sink, this.intakeAbort.signal, single ? { intake: false } : undefined);
+      if (single) led.push(outlet);
       this.options.log.info({ platform: outlet.adapter.platform, bot: outlet.bot.username ?? outlet.bot.id }, 'adapter started');
     }
+    this.started = true;
+    for (const outlet of led) await this.replica!.lead(outlet.adapter, this.intakeAbort.signal);
     const resumed = await this.sessions.resumeAll();
     if (resumed) this.options.log.info({ conversations: resumed }, 'resuming queued and in-flight turns');
-    for (const [, conv] of await this.options.store.list<ConversationRecord>('conv/')) this.refreshMirror(conv);
+    await this.placeMirrors();
     this.unsubscribe = await this.options.store.subscribe?.(CONVERSATION_CHANGED, (notice) => {
       if (notice.kind !== 'message') return;
       void this.conversationChanged(notice.payload).catch((err) => this.options.log.warn({ err: String(err) }, 'could not apply a conversation change'));
@@ -176,15 +207,21 @@ export class Bridge {
     this.sessions.wake(key);
   }
 
+  /** Follows the loops of /attach'ed and mirroring-bound conversations; with replicas, only those of chats this replica runs. */
+  private async placeMirrors(): Promise<void> {
+    for (const [, conv] of await this.options.store.list<ConversationRecord>('conv/')) this.refreshMirror(conv);
+  }
+
   /**
-   * Mirrors a conversation's loop when /attach or its binding asks for it (restarted when `restart`, e.g. its
-   * loop changed); otherwise makes sure no mirror runs.
+   * Mirrors a conversation's loop when /attach or its binding asks for it and (with replicas) its chat runs
+   * here; restarted when `restart` (e.g. its loop changed). Otherwise makes sure no mirror runs.
    */
   private refreshMirror(conv: ConversationRecord, restart = false): void {
     const binding = this.bindings.resolve(conv.ref);
     const loopId = effectiveLoopId(conv, binding);
     const outlet = this.outlets.get(conv.ref.platform);
-    if (!(conv.mirror || binding?.mirror) || !loopId || !outlet) return this.mirrors.stop(conv.key);
+    const here = !this.replica || this.replica.runsHere(conversationKey({ platform: conv.ref.platform, chatId: conv.ref.chatId }));
+    if (!here || !(conv.mirror || binding?.mirror) || !loopId || !outlet) return this.mirrors.stop(conv.key);
     if (this.mirrors.has(conv.key) && !restart) return;
     // Without a recorded owner only admins may answer a mirrored turn's choices.
     this.mirrors.start(outlet, { ...conv, loopId }, conv.mirrorOwner ?? { id: '', isBot: false });
@@ -202,10 +239,16 @@ export class Bridge {
     await this.sessions.notify(outlet, rec.conversation, '✅ An operator approved your request: you can talk to me now. Please send your message again.');
   }
 
-  /** `ok`, or `degraded` with what is wrong (e.g. the loop server refuses our token), for /healthz. */
-  health(): { status: 'ok' | 'degraded'; problems: LoopOutage[] } {
+  /**
+   * `ok`, or `degraded` with what is wrong (e.g. the loop server refuses our token), for /healthz. With
+   * replicas also this replica's leases and whether it takes work (`ok: false` while it does not).
+   */
+  health(): { status: 'ok' | 'degraded'; problems: LoopOutage[]; ok?: false; replica?: ReplicaHealth } {
     const problems = this.loopHealth.problems();
-    return { status: problems.length ? 'degraded' : 'ok', problems };
+    const replica = this.replica?.health();
+    const status = problems.length || replica?.problem ? 'degraded' : 'ok';
+    if (!replica) return { status, problems };
+    return replica.takingWork ? { status, problems, replica } : { status, problems, ok: false, replica };
   }
 
   /** Messages queued or in flight across all conversations. */
@@ -230,16 +273,21 @@ export class Bridge {
       if (outcome === 'late') log.warn({ what }, 'shutdown: gave up waiting (it stays recorded and resumes on the next start)');
     };
     this.accepting = false;
+    // Replicas: single-owner intake stops here first and its lease goes to another replica at once.
+    if (this.replica) await within('intake leadership to be handed over', this.replica.stopIntake());
     this.intakeAbort.abort();
     await this.unsubscribe?.().catch(() => {});
     await within('adapters to stop', Promise.allSettled([...this.outlets.values()].map((o) => o.adapter.stop())));
     await within('messages being accepted', this.acceptsDone(deadline));
+    // Out of the roster before the turn leases go back, so the others place those chats elsewhere.
+    if (this.replica) await within('leaving the replicas', this.replica.leave());
     this.mirrors.stopAll();
     const workers = this.sessions.stop();
     // Calls still waiting for their turn at the platform will never be made: fail them now so nothing waits on them.
     for (const o of this.outlets.values()) o.scheduler.close();
     await within('turns to persist', workers);
     await this.clients.close();
+    if (this.replica) await within('leases to be handed back', this.replica.close());
     await this.options.store.flush();
   }
 

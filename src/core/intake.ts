@@ -77,7 +77,7 @@ export class Intake {
         const user = qualifiedUserId(press.conversation.platform, press.sender.id);
         if (!(await this.mayUse(press.conversation.isDirect, press.conversation, user))) return outlet.answerPress(press, 'You are not allowed to do that here.');
         // A Stop stops the turn it was shown with, never whatever happens to run now.
-        if (this.deps.sessions.running.get(convKey)?.itemId !== rec.itemId) return outlet.answerPress(press, 'That turn has already finished.');
+        if (!(await this.deps.sessions.turnRunning(convKey, rec.itemId))) return outlet.answerPress(press, 'That turn has already finished.');
         await this.deps.sessions.withClient(rec.convKey, (c) => c.interrupt(rec.loopId));
         return outlet.answerPress(press, 'Stopping…');
       }
@@ -180,7 +180,7 @@ export class Intake {
       return noticeOnce(`⚠️ That message is ${body.length.toLocaleString('en-US')} characters; the limit is ${routing.maxMessageChars.toLocaleString('en-US')} (routing.maxMessageChars). Nothing was sent — please shorten it or split it.`);
     }
     // The running turn's message stays at the head of the inbox until it ends; it is not "waiting".
-    const waiting = (await sessions.queueLength(convKey)) - (sessions.running.has(convKey) ? 1 : 0);
+    const waiting = (await sessions.queueLength(convKey)) - ((await sessions.turnRunning(convKey)) ? 1 : 0);
     if (waiting >= routing.maxQueuedPerLoop) {
       return noticeOnce(`⏳ ${routing.maxQueuedPerLoop} messages are already waiting here; this one was not queued. Please wait for the replies (or /stop).`);
     }

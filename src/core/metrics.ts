@@ -2,10 +2,21 @@
 
 type Labels = Record<string, string>;
 
+/** Options of `Metrics`. */
+export interface MetricsOptions {
+  /** Labels put on every series when rendered, e.g. `{ replica: 'bridge-1' }`. Default none. */
+  labels?: Labels;
+}
+
 export class Metrics {
   private readonly counters = new Map<string, Map<string, number>>();
   private readonly gauges = new Map<string, () => number>();
   private readonly help = new Map<string, string>();
+  private readonly constLabels: Labels;
+
+  constructor(options: MetricsOptions = {}) {
+    this.constLabels = { ...options.labels };
+  }
 
   inc(name: string, labels: Labels = {}, by = 1): void {
     let series = this.counters.get(name);
@@ -28,14 +39,22 @@ export class Metrics {
     const lines: string[] = [];
     for (const [name, series] of this.counters) {
       lines.push(`# TYPE ${name} counter`);
-      for (const [labels, v] of series) lines.push(`${name}${labels} ${v}`);
+      for (const [labels, v] of series) lines.push(`${name}${this.withConst(labels)} ${v}`);
     }
     for (const [name, read] of this.gauges) {
       const help = this.help.get(name);
       if (help) lines.push(`# HELP ${name} ${help}`);
-      lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
+      lines.push(`# TYPE ${name} gauge`, `${name}${this.withConst('')} ${read()}`);
     }
     return lines.join('\n') + '\n';
+  }
+
+  /** A rendered label set with the constant labels added in front. */
+  private withConst(labels: string): string {
+    const fixed = labelString(this.constLabels);
+    if (!fixed) return labels;
+    if (!labels) return fixed;
+    return `${fixed.slice(0, -1)},${labels.slice(1)}`;
   }
 }
 

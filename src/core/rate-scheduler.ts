@@ -67,6 +67,25 @@ export interface SchedulerOptions {
   maxArrivalDelayMs?: number;
 }
 
+/**
+ * The part of the bot's budget this process may use, when several replicas split it (see
+ * core/replicas/budget-shares.ts). Never more than the budget itself; 0 means "none now": calls wait.
+ */
+export interface BudgetShare {
+  /** Calls per second across the bot this process may make. */
+  globalPerSecond: number;
+  /** Per-minute caps by kind (only kinds the budget caps); a kind not listed keeps the budget's cap. */
+  perMinute?: Partial<Record<CallKind, number>>;
+}
+
+/** Calls that still count against each window now (what a replica reports while budgets are split). */
+export interface BudgetUsage {
+  /** Calls that may still arrive within the global second (the arrival-time window). */
+  globalPerSecond: number;
+  /** Starts within the sliding minute, per capped kind. */
+  perMinute: Partial<Record<CallKind, number>>;
+}
+
 /** The kind a call draws on; a function is asked right before the call would start (it may change until then). */
 export type KindOf = CallKind | (() => CallKind | undefined);
 
@@ -119,6 +138,8 @@ export class RateScheduler {
    */
   private serialUntil = 0;
   private lastGlobalRetryMs = 0;
+  /** This process's part of the budget (replicas); undefined = all of it. */
+  private share: BudgetShare | undefined;
   private running = 0;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -180,13 +201,44 @@ export class RateScheduler {
     };
   }
 
+  /** Limits this process to `share` of the budget (undefined: the whole budget) and reschedules waiting calls. */
+  setShare(share: BudgetShare | undefined): void {
+    this.share = share;
+    this.pump();
+  }
+
+  /** How many calls count against each window right now (the global second, each capped kind's minute). */
+  usage(): BudgetUsage {
+    const now = this.now();
+    const span = 1000 + (this.options.windowMarginMs ?? 10);
+    let global = 0;
+    for (const r of this.recent) if (this.arrivedBy(r) + span > now) global++;
+    const perMinute: BudgetUsage['perMinute'] = {};
+    for (const [kind, times] of this.kinds) perMinute[kind] = times.filter((t) => t > now - 60_000).length;
+    return { globalPerSecond: global, perMinute };
+  }
+
+  /** Calls per second this process may make: the budget's, or less under a share. */
+  private globalLimit(): number {
+    const budget = this.budget.globalPerSecond;
+    return this.share ? Math.min(budget, this.share.globalPerSecond) : budget;
+  }
+
+  /** `kind`'s per-minute cap for this process, or undefined when the budget does not cap it. */
+  private kindCap(kind: CallKind): number | undefined {
+    const cap = this.budget.perMinute?.[kind];
+    if (!cap) return undefined;
+    const shared = this.share?.perMinute?.[kind];
+    return shared === undefined ? cap : Math.min(cap, shared);
+  }
+
   /**
    * Holds one slot of `kind`'s per-minute cap for a call promised later (it will come at Send priority).
    * False when the reservable share is taken; true (and nothing held) when the kind has no cap.
    */
   reserve(kind: CallKind): boolean {
-    const cap = this.budget.perMinute?.[kind];
-    if (!cap) return true;
+    const cap = this.kindCap(kind);
+    if (cap === undefined) return true;
     const held = this.reserved.get(kind) ?? 0;
     if (held + 1 > Math.max(1, Math.floor(cap * RESERVABLE_SHARE))) return false;
     this.reserved.set(kind, held + 1);
@@ -236,8 +288,11 @@ export class RateScheduler {
   }
 
   private globalReadyAt(now: number): number {
+    const limit = this.globalLimit();
+    // No share of the budget now (replicas rebalancing): nothing starts until setShare gives some.
+    if (limit <= 0) return Infinity;
     // Budgets this high (a start every < 2 ms) are no platform's limit: no pacing, no window to keep.
-    const gap = 1000 / this.budget.globalPerSecond;
+    const gap = 1000 / limit;
     // A bot-wide 429 holds back every call, whatever the budget.
     if (gap < 2) return Math.max(now, this.globalPausedUntil);
     // Answers come back in any order: compact in place (this runs per dispatch; no garbage).
@@ -247,7 +302,7 @@ export class RateScheduler {
     this.recent.length = kept;
     // Starts are spread evenly (one every 1000/N ms) rather than released in a burst when the window frees.
     const spaced = Math.max(now, this.lastSlot + gap, this.globalPausedUntil);
-    if (this.recent.length < this.budget.globalPerSecond) return spaced;
+    if (this.recent.length < limit) return spaced;
     // Full. The platform counts arrivals, and a call arrives between our start and its answer (and within
     // maxArrivalDelayMs of its start): so it counts until a second after the sooner of the two. With fewer
     // than N calls that could still land in the second before any start, no sliding second of arrivals
@@ -264,8 +319,9 @@ export class RateScheduler {
   /** When the task's kind has room in its sliding minute (reserved slots count unless the task is urgent). */
   private kindReadyAt(task: Task, now: number): number {
     const kind = this.kindOf(task);
-    const cap = kind && this.budget.perMinute?.[kind];
-    if (!kind || !cap) return now;
+    if (kind === undefined) return now;
+    const cap = this.kindCap(kind);
+    if (cap === undefined) return now;
     const times = this.kinds.get(kind) ?? [];
     while (times.length && times[0] <= now - 60_000) times.shift();
     const held = task.priority === Priority.Send ? 0 : (this.reserved.get(kind) ?? 0);
@@ -347,7 +403,7 @@ export class RateScheduler {
     task.attempts++;
     this.stats.calls++;
     const entry = { start: now, end: Infinity };
-    const gap = 1000 / this.budget.globalPerSecond;
+    const gap = 1000 / this.globalLimit();
     if (gap >= 2) {
       this.recent.push(entry);
       // A start less than a gap late keeps the schedule (the next may come sooner); after a pause it restarts.

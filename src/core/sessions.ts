@@ -16,6 +16,7 @@ import { LoopClients, type WithClient } from './loop-clients.js';
 import type { LoopHealth } from './loop-health.js';
 import type { Metrics } from './metrics.js';
 import type { Outlet } from './outlet.js';
+import { soloClaims, type TurnClaim, type TurnClaims } from './replicas/turn-claims.js';
 import { announceConversationChange, keys, type ConversationRecord, type QueuedMessage, type StopRecord, type TurnRecord } from './state.js';
 import { Steering, type SteerTurn } from './steering.js';
 import type { TurnRunner } from './turn-runner.js';
@@ -43,6 +44,8 @@ export interface SessionDeps {
   usage?: UsageLedger;
   /** Told when a conversation gets (or is found on) a loop at the start of a turn (the bridge starts a binding's mirror). */
   onBound?: (conv: ConversationRecord, binding: ResolvedBinding | undefined) => void;
+  /** Which conversations this process runs, under which lease (replicas). Default: all of them, one process. */
+  claims?: TurnClaims;
 }
 
 /** The turn a conversation is running now. */
@@ -76,12 +79,14 @@ export class Sessions {
   readonly bindings: Bindings;
   /** Which token drives which conversation's loop. */
   readonly clients: LoopClients;
+  private readonly claims: TurnClaims;
 
   constructor(private readonly deps: SessionDeps) {
     // Every in-flight platform and loop call listens on this one shutdown signal; many at once is normal.
     setMaxListeners(0, this.abort.signal);
     this.bindings = deps.bindings ?? new Bindings();
     this.clients = deps.clients ?? new LoopClients({ shared: deps.client });
+    this.claims = deps.claims ?? soloClaims(deps.store);
     this.steering = new Steering({
       store: deps.store,
       log: deps.log,
@@ -120,6 +125,18 @@ export class Sessions {
 
   async queueLength(convKey: string): Promise<number> {
     return (await this.deps.store.items(keys.inbox(convKey))).length;
+  }
+
+  /**
+   * True while the turn answering queued message `itemId` (any, if absent) is running in this
+   * conversation: here, or with replicas wherever its record says it is.
+   */
+  async turnRunning(convKey: string, itemId?: string): Promise<boolean> {
+    const here = this.running.get(convKey);
+    if (here && (itemId === undefined || here.itemId === itemId)) return true;
+    if (!this.claims.replicated) return false;
+    const record = await this.deps.store.get<TurnRecord>(keys.turn(convKey));
+    return record !== undefined && (itemId === undefined || record.itemId === itemId);
   }
 
   /** Starts (or re-runs) the worker of a conversation. */
@@ -163,10 +180,28 @@ export class Sessions {
   }
 
   private async drain(convKey: string): Promise<void> {
-    const { store, log } = this.deps;
+    if (this.claims.replicated) {
+      // Only the replica that runs the chat takes the conversation's lease (the others were not woken, or lost the race).
+      const head = await this.deps.store.peek<QueuedMessage>(keys.inbox(convKey));
+      if (!head || !this.claims.runsHere(conversationKey({ platform: head.conversation.platform, chatId: head.conversation.chatId }))) return;
+    }
+    const claim = await this.claims.claim(convKey);
+    if (!claim) return;
+    try {
+      await this.drainClaimed(convKey, claim);
+    } finally {
+      await claim.release();
+    }
+  }
+
+  /** The worker loop, while this process holds the conversation's claim. */
+  private async drainClaimed(convKey: string, claim: TurnClaim): Promise<void> {
+    const { log } = this.deps;
+    const store = claim.store;
+    const signal = AbortSignal.any([this.abort.signal, claim.signal]);
     let delay = this.deps.retryMinMs ?? 1000;
-    while (!this.stopping) {
-      const next = await this.nextItem(convKey);
+    while (!this.stopping && !claim.signal.aborted) {
+      const next = await this.nextItem(convKey, store);
       const item = next?.item;
       if (!item) {
         await store.delete(keys.turn(convKey)); // a record without its message is stale
@@ -180,28 +215,25 @@ export class Sessions {
         return;
       }
       try {
-        await this.runOne(outlet, conv, item, next.sent);
+        await this.runOne(outlet, conv, item, claim, signal, next.sent);
         await this.countUsage(item);
         this.deps.health.succeeded();
         this.unknownFailures.delete(item.id);
         delay = this.deps.retryMinMs ?? 1000;
-        await this.dequeue(item);
-        await store.delete(keys.turn(convKey));
-        await store.flush();
+        await this.finish(item, claim);
       } catch (err) {
-        if (this.stopping) return;
+        // Shutting down, or the lease went to another replica: the record stays for whoever goes on.
+        if (this.stopping || claim.signal.aborted) return;
         const failure = classifyTurnFailure(err);
-        if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason);
+        if (failure.kind === 'loop-blocked') return this.blocked(outlet, conv, item, failure.reason, store);
         if (failure.kind === 'user-token') return this.tokenBlocked(outlet, conv, item, failure);
         if (await this.failed(outlet, item, err, failure)) {
           // Final for this message (said why): the conversation moves on to the next one.
-          await this.dequeue(item);
-          await store.delete(keys.turn(convKey));
-          await store.flush();
+          await this.finish(item, claim);
           continue;
         }
         const retryAfter = 'retryAfterMs' in failure ? (failure.retryAfterMs ?? 0) : 0;
-        await pause(Math.max(delay, retryAfter), this.abort.signal);
+        await pause(Math.max(delay, retryAfter), signal);
         delay = Math.min(delay * 2, this.deps.retryMaxMs ?? 30_000);
       }
     }
@@ -272,24 +304,41 @@ export class Sessions {
       guard,
       { op: 'insert', key: keys.conv(item.convKey), value: fresh },
       { op: 'enqueue', queue: item.steer ? keys.steer(item.convKey) : keys.inbox(item.convKey), item },
+      // With replicas: the one that runs this chat is woken when (and only if) the message is queued.
+      ...this.claims.acceptOps(item),
     ]);
     if (ok) this.queued++;
     return ok;
   }
 
   /** The conversation's next turn: a steering message first (steering.ts), else the inbox's head. */
-  private async nextItem(convKey: string): Promise<SteerTurn | undefined> {
-    const head = await this.deps.store.peek<QueuedMessage>(keys.inbox(convKey));
+  private async nextItem(convKey: string, store: Store): Promise<SteerTurn | undefined> {
+    const head = await store.peek<QueuedMessage>(keys.inbox(convKey));
     return (await this.steering.next(convKey, head)) ?? (head && { item: head });
   }
 
-  private async dequeue(item: QueuedMessage): Promise<void> {
-    const removed = item.steer ? await this.steering.dequeue(item.convKey, item.id) : await this.deps.store.dequeue(keys.inbox(item.convKey));
-    if (removed) this.queued = Math.max(0, this.queued - 1);
+  /**
+   * The message is done: it leaves its queue and its turn record goes, together and only while the claim
+   * holds (a replica that lost the lease must not remove the message the next owner is answering). A
+   * steering message leaves the steer queue (steering.ts), then the record goes under the claim.
+   */
+  private async finish(item: QueuedMessage, claim: TurnClaim): Promise<void> {
+    const convKey = item.convKey;
+    const turn = { op: 'delete', key: keys.turn(convKey) } as const;
+    let done: boolean;
+    if (item.steer) {
+      done = await this.steering.dequeue(convKey, item.id);
+      if (done) await this.deps.store.batch([...claim.guards, turn]);
+    } else {
+      done = await this.deps.store.batch([...claim.guards, { op: 'dequeue', queue: keys.inbox(convKey) }, turn]);
+    }
+    if (!done) return; // the lease was lost: the loop ends on the aborted claim
+    this.queued = Math.max(0, this.queued - 1);
+    await this.deps.store.flush();
   }
 
-  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, sent?: SteerTurn['sent']): Promise<void> {
-    const { store } = this.deps;
+  private async runOne(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, claim: TurnClaim, signal: AbortSignal, sent?: SteerTurn['sent']): Promise<void> {
+    const store = claim.store;
     const previous = await store.get<TurnRecord>(keys.turn(conv.key));
     const resume = previous && previous.itemId === item.id ? previous : undefined;
     const binding = this.bindings.resolve(conv.ref);
@@ -299,7 +348,7 @@ export class Sessions {
     const configured = loopId !== undefined && loopId === binding?.loopId && conv.boundBy !== 'operator';
     if (configured && conv.loopId !== loopId) conv = await this.adopt(conv, loopId!);
     if (!loopId) {
-      conv = await this.createLoop(conv, item, binding);
+      conv = await this.createLoop(conv, item, binding, store, signal);
       loopId = conv.loopId!;
     }
     this.deps.onBound?.(conv, binding);
@@ -315,7 +364,7 @@ export class Sessions {
         await store.set(stopKey, stop, { ttlMs: 24 * 3600_000 });
         const permissionMode = conv.permissionMode ?? binding?.permissionMode ?? this.deps.defaultPermissionMode;
         // Steering messages accepted while this turn runs are sent into it by its slot, with the same token.
-        const steer = this.steering.slot({ outlet, client, convKey: conv.key, loopId: turnLoop, permissionMode, signal: this.abort.signal });
+        const steer = this.steering.slot({ outlet, client, convKey: conv.key, loopId: turnLoop, permissionMode, signal });
         try {
           await this.deps.runner.run({
             outlet,
@@ -323,9 +372,10 @@ export class Sessions {
             loopId: turnLoop,
             permissionMode,
             previous: resume,
-            signal: this.abort.signal,
+            signal,
             stopToken,
             client,
+            store,
             sent,
             onPhase: steer.onPhase,
             movedOn: steer.movedOn,
@@ -377,31 +427,37 @@ export class Sessions {
    * Creates the conversation's loop with what its binding says, owned (with access.loopTokens per-user) by the
    * person whose message creates it, and records it. Returns the updated record.
    */
-  private async createLoop(conv: ConversationRecord, item: QueuedMessage, binding: ResolvedBinding | undefined): Promise<ConversationRecord> {
+  private async createLoop(conv: ConversationRecord, item: QueuedMessage, binding: ResolvedBinding | undefined, store: Store, signal: AbortSignal): Promise<ConversationRecord> {
     const starter = qualifiedUserId(conv.ref.platform, item.sender.id);
     const owner = this.clients.perUser ? starter : undefined;
     const params = loopCreation(binding, conv, { text: item.text, sender: item.sender, chatTitle: item.chatTitle }, starter);
-    const loop = await this.clients.with(owner, (client) => client.createLoop(params, { signal: this.abort.signal }));
+    const loop = await this.clients.with(owner, (client) => client.createLoop(params, { signal }));
     const fresh = await this.conversation(conv.ref);
     fresh.loopId = loop.id;
     fresh.startedBy = { user: starter, ...(item.sender.displayName ? { name: item.sender.displayName } : {}) };
     if (owner) fresh.tokenOwner = owner;
     else delete fresh.tokenOwner;
-    await this.saveConversation(fresh);
-    await this.deps.store.flush();
+    await store.set(keys.conv(fresh.key), fresh);
+    await store.flush();
     this.deps.log.info({ convKey: conv.key, loopId: loop.id, ...(binding ? { binding: binding.path } : {}) }, 'created loop');
     return fresh;
   }
 
   /** Archived/missing/foreign loop: keep the message, block the conversation, tell the user what to do. */
-  private async blocked(outlet: Outlet, conv: ConversationRecord, item: QueuedMessage, reason: 'loop_archived' | 'loop_not_found' | 'not_loop_owner'): Promise<void> {
+  private async blocked(
+    outlet: Outlet,
+    conv: ConversationRecord,
+    item: QueuedMessage,
+    reason: NonNullable<ConversationRecord['blocked']>['reason'],
+    store: Store,
+  ): Promise<void> {
     const fresh = await this.conversation(conv.ref);
     const binding = this.bindings.resolve(conv.ref);
     const loopId = effectiveLoopId(fresh, binding) ?? '(unknown)';
     fresh.blocked = { reason, loopId };
-    await this.saveConversation(fresh);
-    await this.deps.store.delete(keys.turn(conv.key));
-    await this.deps.store.flush();
+    await store.set(keys.conv(fresh.key), fresh);
+    await store.delete(keys.turn(conv.key));
+    await store.flush();
     const why =
       reason === 'loop_archived'
         ? `was archived elsewhere`

@@ -78,6 +78,11 @@ export interface TurnRecord {
   startedAt: number;
   /** Epoch ms of the last persist while streaming: after a restart, when our stream was last known attached. */
   seenAt?: number;
+  /**
+   * Some process following this turn was detached from the server for a while (it was resumed after a
+   * restart or a replica's death, or a cut left a gap): the server's snapshot may have holes since.
+   */
+  detachedBefore?: boolean;
 }
 
 export type ChoiceState = 'pending' | 'answered' | 'expired';

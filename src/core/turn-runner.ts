@@ -70,6 +70,8 @@ export interface TurnInput {
   movedOn?: FollowOptions['movedOn'];
   /** The client to drive the loop with (its owner's token, access.loopTokens per-user). Default the runner's. */
   client?: LoopClient;
+  /** Where this turn's record is written (with replicas: fenced by the conversation's lease). Default: the runner's store. */
+  store?: Store;
 }
 
 export class TurnRunner {
@@ -91,7 +93,8 @@ export class TurnRunner {
 
   private async runTurn(input: TurnInput, lives: LiveMessage[]): Promise<void> {
     const { outlet, item, loopId, signal } = input;
-    const { store, metrics } = this.deps;
+    const { metrics } = this.deps;
+    const store = input.store ?? this.deps.store;
     const turnKey = keys.turn(item.convKey);
     const conv = item.conversation;
     const record: TurnRecord = input.previous
@@ -140,6 +143,9 @@ export class TurnRunner {
       // The server replays what it buffered, so the view is rebuilt from scratch rather than appended to.
       record.progress = newProgress(this.textLimit);
       if (input.sent) record.phase = 'streaming'; // steering delivered it: never send it again
+      // Known before this follow starts, so a later resume reads it even if this process dies at once.
+      const holes = input.previous?.detachedBefore === true;
+      if (input.previous) record.detachedBefore = true;
       await store.set(turnKey, streamingRecord(record));
       await store.flush();
       if (record.phase === 'streaming') input.onPhase?.('streaming');
@@ -148,6 +154,7 @@ export class TurnRunner {
       const follow = {
         signal,
         detachedSince: input.previous ? (input.previous.seenAt ?? input.previous.startedAt) : undefined,
+        snapshotHasHoles: holes,
         maxTextChars: this.textLimit,
         movedOn: input.movedOn,
       };
@@ -174,6 +181,10 @@ export class TurnRunner {
           input.onPhase?.('streaming');
         }
         const changed = applyEvent(record.progress, ev);
+        if (ev.type === 'gap' && !record.detachedBefore) {
+          record.detachedBefore = true;
+          persist(true);
+        }
         if (ev.type === 'requires_choice' || ev.type === 'choice_resolved' || ev.type === 'tool_result') await this.sideEffects(input, record, ev);
         const now = Date.now();
         if (now - lastTyping > 4000 && !record.progress.ended) {

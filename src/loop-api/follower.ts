@@ -69,6 +69,12 @@ export interface FollowOptions {
    */
   snapshotComplete?: boolean;
   /**
+   * An earlier follow of this turn (another process, before a resume) was already detached for a while:
+   * [IMPL] the server's snapshot then lacks what was written in that stretch, so a snapshot that extends
+   * our text proves nothing; its extra text is shown after a gap note. Default false.
+   */
+  snapshotHasHoles?: boolean;
+  /**
    * Asked each time the follow reattaches after a cut, with the loop as GET /loops/{id} shows it then: true
    * when this turn is known to have ended meanwhile and the loop moved on to another turn (a message sent
    * to steer this turn that runs as a turn of its own). The follow then ends as a turn that ended while
@@ -291,10 +297,14 @@ class Follower {
       if (s !== have) {
         if (s.startsWith(have) && !repeatsDeltas(s, this.segmentDeltas())) {
           const missing = s.slice(have.length);
+          // The server's copy skips what an earlier follower missed: say so where that hole may be.
+          if (this.o.snapshotHasHoles && !this.o.snapshotComplete) {
+            out.push({ type: 'gap', reason: 'text written while an earlier process followed this turn may be missing' });
+          }
           out.push({ type: 'assistant_delta', text: missing });
           this.segmentText = s;
           this.segmentEnds.push(s.length);
-          proven = true;
+          proven = !this.o.snapshotHasHoles || this.o.snapshotComplete === true;
         } else {
           this.snapshotsUsable = false;
           this.window = undefined; // this gap covers the window too

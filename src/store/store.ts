@@ -124,6 +124,12 @@ export interface Store {
    * Exclusive across every process sharing the store; PostgreSQL times it by the database's clock.
    */
   acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Optional: renews, in one round trip, those of `names` that `owner` still holds (not expired); returns
+   * the names renewed. Replicas renew hundreds of turn leases each beat with it. Without it, callers use
+   * `acquireLock` per name.
+   */
+  renewLocks?(names: readonly string[], owner: string, ttlMs: number): Promise<string[]>;
   /** Releases the lock if `owner` holds it; otherwise does nothing. */
   releaseLock(name: string, owner: string): Promise<void>;
 

@@ -11,6 +11,7 @@ describe('resolveConfig: defaults', () => {
     expect(config).toEqual({
       loop: { baseUrl: 'https://loops.example.com', token: LOOP_TOKEN, permissionMode: 'default', timeoutMs: 30000 },
       store: { path: './data/loopbridge.json', flushDelayMs: 50, url: null },
+      replica: { id: expect.stringMatching(new RegExp(`-${process.pid}$`)), leaseTtlMs: 10000 },
       access: { dm: 'allowlist', users: ['telegram:1'], admins: [], groups: [], pairingCodeTtlMs: 3600000, loopTokens: 'shared' },
       routing: { requireMention: true, mentionPatterns: [], maxQueuedPerLoop: 20, maxMessageChars: 100000, whileBusy: 'queue' },
       replies: { editIntervalMs: { direct: 1000, group: 3000 }, showTools: true, showUsage: false, maxTextChars: 1048576 },

@@ -129,6 +129,17 @@ export class PgStatements {
     return r.rowCount === 1;
   }
 
+  /** Extends those of `names` that `owner` still holds (unexpired) in one statement; returns their names. */
+  async renewLocks(db: Queryable, names: readonly string[], owner: string, ttlMs: number, now: Now): Promise<string[]> {
+    const r = await db.query<{ name: string }>(
+      `update ${this.#n.locks} set expires_at = ${this.#expiry(3, 4)}
+       where name = any($1::text[]) and owner = $2 and expires_at > ${this.#now(4)}
+       returning name`,
+      [names, owner, ttlMs, now],
+    );
+    return r.rows.map((row) => row.name);
+  }
+
   async releaseLock(db: Queryable, name: string, owner: string): Promise<void> {
     await db.query(`delete from ${this.#n.locks} where name = $1 and owner = $2`, [name, owner]);
   }

@@ -44,6 +44,7 @@ export interface PgStore extends Store {
   notify(channel: string, payload?: string): Promise<void>;
   subscribe(channel: string, listener: (notice: StoreNotice) => void): Promise<Unsubscribe>;
   health(): Promise<StoreHealth>;
+  renewLocks(names: readonly string[], owner: string, ttlMs: number): Promise<string[]>;
   /** Deletes expired entries and locks, forgets dedupe marks past their window; returns how many. Runs on the sweep timer too. */
   sweep(): Promise<number>;
   /** The schema version after the migration at open. */
@@ -205,6 +206,15 @@ class PostgresStore implements PgStore {
     return this.#call('acquireLock', (db, now) => this.#sql.acquireLock(db, name, owner, ttlMs, now));
   }
 
+  async renewLocks(names: readonly string[], owner: string, ttlMs: number): Promise<string[]> {
+    this.#open();
+    for (const name of names) checkName(name, 'lock name');
+    checkName(owner, 'lock owner');
+    checkTtl(ttlMs, 'lock ttlMs');
+    if (names.length === 0) return [];
+    return this.#call('renewLocks', (db, now) => this.#sql.renewLocks(db, names, owner, ttlMs, now));
+  }
+
   async releaseLock(name: string, owner: string): Promise<void> {
     checkName(name, 'lock name');
     checkName(owner, 'lock owner');
@@ -223,6 +233,10 @@ class PostgresStore implements PgStore {
     return this.#call('batch', async (_pool, now) => {
       const client = await this.#pool.connect();
       let failure: Error | undefined;
+      // A connection reset between two statements is emitted on the checked-out client, where no pool
+      // listener hears it (it would be an uncaught exception): keep it; the next statement fails anyway.
+      const onError = (error: Error) => void (failure ??= error);
+      client.on('error', onError);
       try {
         await client.query('begin');
         for (const op of prepared) {
@@ -239,6 +253,7 @@ class PostgresStore implements PgStore {
         throw error;
       } finally {
         // A connection that failed mid-transaction is not trusted again: release(error) destroys it.
+        client.off('error', onError);
         client.release(failure);
       }
     });
