@@ -223,12 +223,14 @@ export class Intake {
    */
   private async steers(msg: InboundMessage, steerCommand: boolean): Promise<boolean> {
     const convKey = conversationKey(msg.conversation);
-    const running = this.deps.sessions.running.get(convKey);
-    if (!running) return false;
+    // With replicas the turn may run on another replica: the steer queue is shared, and the NOTIFY that
+    // comes with the accept pokes that replica's running turn.
+    if (!(await this.deps.sessions.turnRunning(convKey))) return false;
     if (steerCommand) return true;
     if (msg.replyToMessageId !== undefined) {
       const turn = await this.deps.store.get<TurnRecord>(keys.turn(convKey));
-      if (turn?.itemId === running.itemId && turn.chunks.some((c) => c.ref.messageId === msg.replyToMessageId)) return true;
+      const here = this.deps.sessions.running.get(convKey);
+      if (turn && (!here || turn.itemId === here.itemId) && turn.chunks.some((c) => c.ref.messageId === msg.replyToMessageId)) return true;
     }
     return whileBusyFor(await this.deps.sessions.conversation(msg.conversation), this.whileBusyDefaults).value === 'steer';
   }

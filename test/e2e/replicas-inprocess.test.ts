@@ -8,6 +8,7 @@ import { resolveConfig } from '../../src/config/index.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/ops/logging.js';
 import { ownerOf } from '../../src/core/replicas/placement.js';
+import { STEER_ACK } from '../../src/core/steering.js';
 import { startSimulator, type Simulator } from '../../src/sim/index.js';
 import { dropSchema, pgUrl, uniqueSchema } from '../helpers/pg.js';
 import { silentLog, waitFor } from '../helpers/wait.js';
@@ -109,6 +110,31 @@ describe('replicas in one process', () => {
       if (!stopped) await a.stop().catch(() => {});
       await b.stop();
       await a.stop();
+    }
+  });
+  it('/steer reaches a turn that runs on another replica than the one that polls, in the same turn', { timeout: 120_000 }, async () => {
+    const url = storeUrl();
+    const [a, b] = [await replica(url, 'sa', 60_000), await replica(url, 'sb', 60_000)];
+    try {
+      await waitFor(() => health(a).members.length === 2 && health(b).members.length === 2, 'both replicas ready');
+      const poller = health(a).leases.intake.length ? a : b;
+      // A chat the other replica runs: the poller accepts the steer, the other one sends it.
+      const user = users.find((u) => ownerOf(`telegram:${u.id}`, ['sa', 'sb']) !== health(poller).id)!;
+      fake.addChat(dmOf(user));
+      const gate = `replica-steer-${user.id}`;
+      sim.scriptNextTurn('*', [{ delta: 'Looking around. ' }, { gate }, { tool: { name: 'Bash', input: { command: 'ls' } } }, { delta: 'Never written.' }]);
+      sim.scriptNextTurn('*', [{ delta: 'Steered across replicas.' }]);
+      fake.userMessage({ chat: dmOf(user), from: user, text: 'tools please' });
+      await waitFor(() => fake.botMessages(user.id).find((m) => m.text?.includes('Looking around')), 'the live reply', 20_000);
+      fake.userMessage({ chat: dmOf(user), from: user, text: '/steer use the other folder' });
+      await waitFor(() => fake.botMessages(user.id).find((m) => m.text?.startsWith(STEER_ACK)), 'the acknowledgement', 20_000);
+      sim.release(gate);
+      const reply = await waitFor(() => fake.botMessages(user.id).find((m) => m.text?.includes('Steered across replicas.')), 'the steered reply', 20_000);
+      expect(reply.text).toMatch(/Looking around\.[\s\S]*Steered across replicas\./);
+      expect(fake.botMessages(user.id).some((m) => m.text?.startsWith('📥'))).toBe(false);
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   });
 });
