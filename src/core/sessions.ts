@@ -364,7 +364,7 @@ export class Sessions {
         await store.set(stopKey, stop, { ttlMs: 24 * 3600_000 });
         const permissionMode = conv.permissionMode ?? binding?.permissionMode ?? this.deps.defaultPermissionMode;
         // Steering messages accepted while this turn runs are sent into it by its slot, with the same token.
-        const steer = this.steering.slot({ outlet, client, convKey: conv.key, loopId: turnLoop, permissionMode, signal });
+        const steer = this.steering.slot({ outlet, client, itemId: item.id, convKey: conv.key, loopId: turnLoop, permissionMode, signal });
         try {
           await this.deps.runner.run({
             outlet,

@@ -56,6 +56,8 @@ interface SlotInput {
   outlet: Outlet;
   /** The client that drives this conversation's loop (its owner's token with access.loopTokens per-user). */
   client: LoopClient;
+  /** The message of the turn this slot serves (a steer that found the loop idle runs as that turn itself). */
+  itemId: string;
   convKey: string;
   loopId: string;
   permissionMode: PermissionMode;
@@ -199,6 +201,9 @@ export class Steering {
         continue;
       }
       if ((await store.get<SteerPhase>(keys.steerPhase(head.id))) === 'own-turn') return; // it runs next
+      // The turn running now is this very steer (it found the loop idle and runs as a turn): it must not be
+      // sent into itself, and the steers behind it wait their turn in order (the queue leaves head first).
+      if (head.id === input.itemId) return;
       let settle!: (d: Decision) => void;
       turn.deciding(new Promise<Decision>((r) => (settle = r)));
       try {

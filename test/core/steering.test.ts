@@ -4,7 +4,10 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ConversationRef } from '../../src/core/adapter-types.js';
+import { conversationKey } from '../../src/core/adapter-types.js';
+import { keys } from '../../src/core/state.js';
 import { STEER_ACK } from '../../src/core/steering.js';
+import { LoopClient } from '../../src/loop-api/client.js';
 import type { ScriptStep } from '../../src/sim/index.js';
 import { dm, finalReply, group, harnessSuite, loopOf, message, person, press, texts, waitFor, type Harness } from './fixtures.js';
 
@@ -137,6 +140,35 @@ describe('steering', () => {
     // Another chat, no binding: the routing default (queue) holds.
     await h.adapter.inject(message(dm('u1'), u1, '/whilebusy'));
     await waitFor(() => texts(h.adapter, 'u1').find((t) => t.includes('While busy: `queue` (the default)')), 'the default shown');
+  });
+
+  it('a steer that found the loop idle runs as its own turn; a steer sent during that turn waits for it, and nothing is lost', async () => {
+    const h = await suite.harness({ routing: { whileBusy: 'steer' } });
+    const client = new LoopClient({ baseUrl: suite.sim.url, token: suite.sim.token });
+    try {
+      // The first turn ends at the server while its reply is still being finished here (edits held).
+      suite.sim.scriptNextTurn('*', [{ delta: 'First part. ' }, { delta: 'First done.' }]);
+      const release = h.adapter.hold('edit');
+      await h.adapter.inject(message(dm('u1'), u1, 'first'));
+      const loopId = await waitFor(() => loopOf(h.store, dm('u1')), 'the loop');
+      await waitFor(async () => suite.sim.written(loopId).includes('First done.') && !(await client.getLoop(loopId)).busy && h.bridge.sessions.running.size > 0, 'the loop idle, the turn still finishing here');
+      // A steer now finds no turn at the server: it runs as a turn of its own, held before its tool step.
+      const g = gate();
+      suite.sim.scriptNextTurn('*', beforeTool(g));
+      suite.sim.scriptNextTurn('*', [{ delta: 'Third answered.' }]);
+      await h.adapter.inject(message(dm('u1'), u1, 'second'));
+      release();
+      await waitFor(() => suite.sim.received(loopId).includes('second') && h.bridge.sessions.running.size > 0, 'the steer running as its own turn');
+      await waitFor(() => suite.sim.written(loopId).includes('Looking around.'), 'that turn to hold');
+      await h.adapter.inject(message(dm('u1'), u1, 'third'));
+      await waitFor(async () => (await h.store.items(keys.steer(conversationKey(dm('u1'))))).length === 2, 'the third message accepted behind it');
+      suite.sim.release(g);
+      await finalReply(h, 'u1', /Third answered/);
+      expect(suite.sim.received(loopId)).toEqual(['first', 'second', 'third']);
+      await waitFor(async () => (await h.bridge.backlog()) === 0, 'nothing left waiting');
+    } finally {
+      await client.close();
+    }
   });
 
   it('a reply to the live message steers; a reply to an older, finished reply does not', async () => {

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEER_ACK } from '../../src/core/steering.js';
-import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type ScriptStep, type Simulator } from '../../src/sim/index.js';
 import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { killDaemons, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { firstLoopId } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
 let sim: Simulator;
@@ -29,19 +29,27 @@ const type = (line: string) => daemon.child.stdin!.write(`${line}\n`);
 const acks = () => texts().filter((t) => t.startsWith(STEER_ACK)).length;
 const reply = (re: RegExp) => waitFor(() => texts().find((t) => re.test(t)), `a reply matching ${re}`, 20_000);
 
-async function theLoop(): Promise<string | undefined> {
-  const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
-  try {
-    for await (const loop of client.listAllLoops()) return loop.id;
-    return undefined;
-  } finally {
-    await client.close();
-  }
+const theLoop = () => firstLoopId(sim);
+
+/** Waits until nothing is queued or running here (asked with /status, which never steers). */
+async function idle(): Promise<void> {
+  await waitFor(
+    async () => {
+      const before = texts().length;
+      type('/status');
+      const status = await waitFor(() => texts().slice(before).find((t) => /Queued(?: here)?: \d+/.test(t)), 'a /status reply', 20_000);
+      return /Queued(?: here)?: 0\b/.test(status) || undefined;
+    },
+    'nothing queued or running',
+    20_000,
+  );
 }
 
 let gates = 0;
 /** Starts a turn held before its tool step; resolves once the loop wrote its first words. */
 async function heldTurn(tag: string, steered: ScriptStep[]): Promise<string> {
+  // With whileBusy: steer, a message typed while the last turn still winds down would steer that one.
+  await idle();
   const gate = `console-steer-${++gates}`;
   sim.scriptNextTurn('*', [{ delta: `Looking around ${tag}. ` }, { gate }, { tool: { name: 'Bash', input: { command: 'ls -la' } } }, { delta: `Never written ${tag}.` }]);
   sim.scriptNextTurn('*', steered);

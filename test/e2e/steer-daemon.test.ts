@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEER_ACK } from '../../src/core/steering.js';
-import { LoopClient } from '../../src/loop-api/client.js';
 import { startSimulator, type ScriptStep, type Simulator } from '../../src/sim/index.js';
 import { ann, annDm } from '../helpers/telegram.js';
 import { startFakeTelegram, type FakeTelegram, type StoredMessage } from '../peers/fake-telegram.js';
 import { writeDaemonConfig } from '../helpers/daemon-config.js';
 import { DaemonRuns, killDaemons } from '../helpers/daemon-process.js';
+import { firstLoopId } from '../helpers/sim-loops.js';
 import { waitFor } from '../helpers/wait.js';
 
 let sim: Simulator;
@@ -44,15 +44,7 @@ async function startHeld(text: string, steps: ScriptStep[], shown: string, steer
   return waitFor(() => fake.botMessages(annDm.id).find((m) => (m.text ?? '').includes(shown)), 'the live message', 20_000);
 }
 
-async function firstLoop(): Promise<string | undefined> {
-  const client = new LoopClient({ baseUrl: sim.url, token: sim.token });
-  try {
-    for await (const loop of client.listAllLoops()) return loop.id;
-    return undefined;
-  } finally {
-    await client.close();
-  }
-}
+const firstLoop = () => firstLoopId(sim);
 
 /** The store file holds this text in a steer queue (accepted durably, read as the daemon wrote it). */
 function steerAccepted(text: string): boolean {

@@ -56,6 +56,7 @@ export class RecordingAdapter implements ChatAdapter {
   private faults: Array<{ method: RecordedCall['method']; error: Error }> = [];
   /** Methods whose calls never answer (a platform that hangs), ignoring the abort signal as a stuck socket would. */
   private readonly hanging = new Set<RecordedCall['method']>();
+  private readonly held = new Map<RecordedCall['method'], Promise<void>>();
   readonly bot: BotIdentity = { id: 'bot', username: 'testbot', displayName: 'Test Bot' };
 
   constructor(private readonly options: RecordingOptions = {}) {
@@ -96,6 +97,16 @@ export class RecordingAdapter implements ChatAdapter {
   /** From now on every call of these methods hangs: it never resolves nor rejects, whatever the signal says. */
   hang(...methods: RecordedCall['method'][]): void {
     for (const m of methods) this.hanging.add(m);
+  }
+
+  /** From now on calls of `method` wait until the returned function is called (then they go on). */
+  hold(method: RecordedCall['method']): () => void {
+    let release!: () => void;
+    this.held.set(method, new Promise<void>((r) => (release = r)));
+    return () => {
+      this.held.delete(method);
+      release();
+    };
   }
 
   /** The next call of `method` fails with `error` (e.g. a PlatformRateLimitError). */
@@ -180,6 +191,7 @@ export class RecordingAdapter implements ChatAdapter {
   private async call(method: RecordedCall['method'], chatId: string, messageId?: string): Promise<void> {
     this.calls.push({ method, chatId, at: Date.now(), messageId });
     if (this.hanging.has(method)) await new Promise<never>(() => {});
+    await this.held.get(method);
     if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
     const i = this.faults.findIndex((f) => f.method === method);
     if (i >= 0) {

@@ -29,3 +29,11 @@ export function loopThatReceived(sim: Simulator, message: string, client?: LoopC
     return undefined;
   });
 }
+
+/** The id of the first loop the Loop API lists, or undefined while there is none. */
+export function firstLoopId(sim: Simulator, client?: LoopClient): Promise<string | undefined> {
+  return withClient(sim, client, async (c) => {
+    for await (const loop of c.listAllLoops()) return loop.id;
+    return undefined;
+  });
+}
