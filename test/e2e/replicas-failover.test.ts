@@ -76,10 +76,11 @@ function finalReply(person: Person, secs: number): StoredMessage | undefined {
 
 /** Every message of the wave has its live reply on Telegram, and the store records it (so a kill cannot post it twice). */
 async function allLive(wave: (typeof waves)[number]): Promise<boolean> {
-  const refs = [...(await turnRefs(schema)).values()].flat();
+  const refs = await turnRefs(schema);
   return wave.people.every((p) => {
     const live = fake.botMessages(p.id).find((m) => m.text?.startsWith('tick 1/'));
-    return live !== undefined && (finalReply(p, wave.secs) !== undefined || refs.includes(String(live.message_id)));
+    // Telegram message ids count per chat: only this chat's own turn record proves the ref is stored.
+    return live !== undefined && (finalReply(p, wave.secs) !== undefined || (refs.get(`telegram:${p.id}`) ?? []).includes(String(live.message_id)));
   });
 }
 
