@@ -165,7 +165,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         usage,
         bindings: bridge.bindings,
         clients: bridge.clients,
-        running: (key) => bridge.sessions.running.has(key),
+        // With replicas a turn may run on another one: its turn record says so (the fallback).
+        running: replica ? undefined : (key) => bridge.sessions.running.has(key),
         approved: (rec) => bridge.pairingApproved(rec),
         log,
       }),
