@@ -318,20 +318,16 @@ export class Sessions {
   }
 
   /**
-   * The message is done: it leaves its queue and its turn record goes, together and only while the claim
-   * holds (a replica that lost the lease must not remove the message the next owner is answering). A
-   * steering message leaves the steer queue (steering.ts), then the record goes under the claim.
+   * The message is done: it leaves its queue (the steer queue for a steering message) and its turn record
+   * goes, together and only while the claim holds (a replica that lost the lease must not remove the
+   * message the next owner is answering).
    */
   private async finish(item: QueuedMessage, claim: TurnClaim): Promise<void> {
     const convKey = item.convKey;
-    const turn = { op: 'delete', key: keys.turn(convKey) } as const;
-    let done: boolean;
-    if (item.steer) {
-      done = await this.steering.dequeue(convKey, item.id);
-      if (done) await this.deps.store.batch([...claim.guards, turn]);
-    } else {
-      done = await this.deps.store.batch([...claim.guards, { op: 'dequeue', queue: keys.inbox(convKey) }, turn]);
-    }
+    const fenced: StoreOp[] = [...claim.guards, { op: 'delete', key: keys.turn(convKey) }];
+    const done = item.steer
+      ? await this.steering.dequeue(convKey, item.id, fenced)
+      : await this.deps.store.batch([...fenced, { op: 'dequeue', queue: keys.inbox(convKey) }]);
     if (!done) return; // the lease was lost: the loop ends on the aborted claim
     this.queued = Math.max(0, this.queued - 1);
     await this.deps.store.flush();

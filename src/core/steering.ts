@@ -12,7 +12,7 @@
 import type { LoopClient } from '../loop-api/client.js';
 import type { Loop, PermissionMode, TurnEvent } from '../loop-api/types.js';
 import { steerTurn } from '../loop-api/steer.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoreOp } from '../store/store.js';
 import { classifyTurnFailure } from './failure-kind.js';
 import { messageImages } from './message-images.js';
 import type { Outlet } from './outlet.js';
@@ -131,14 +131,14 @@ export class Steering {
     return { item: head, sent: handoff ? { events: handoff.events } : {} };
   }
 
-  /** Removes the head of the conversation's steer queue (its turn is over, or it was taken in). */
-  async dequeue(convKey: string, itemId: string): Promise<boolean> {
+  /**
+   * Removes the head of the conversation's steer queue (its turn is over, or it was taken in), with `also`
+   * in the same batch (a replica's lease guard and the turn record's removal): false if a guard failed.
+   */
+  async dequeue(convKey: string, itemId: string, also: StoreOp[] = []): Promise<boolean> {
     this.handoffs.get(itemId)?.close();
     this.handoffs.delete(itemId);
-    return this.deps.store.batch([
-      { op: 'dequeue', queue: keys.steer(convKey) },
-      { op: 'delete', key: keys.steerPhase(itemId) },
-    ]);
+    return this.deps.store.batch([...also, { op: 'dequeue', queue: keys.steer(convKey) }, { op: 'delete', key: keys.steerPhase(itemId) }]);
   }
 
   /** Drops what is held in memory (shutdown); the store keeps every steer for the next start. */

@@ -59,7 +59,9 @@ describe('Socket Mode intake', () => {
     expect(tries.length).toBeGreaterThanOrEqual(2);
     expect(tries.at(-1)!.ackedAt).toBeDefined();
     expect(tries.slice(1).every((d) => d.reason === 'timeout')).toBe(true);
-    expect(sink.offered.length).toBe(tries.length);
+    // Every attempt up to the first accepted one reaches the core; a later retry may be skipped as already accepted.
+    expect(sink.offered.length).toBeGreaterThanOrEqual(2);
+    expect(sink.offered.length).toBeLessThanOrEqual(tries.length);
     expect(sink.events.length).toBeGreaterThanOrEqual(1);
     expect(sink.events.every((e) => e.kind === 'message' && e.text === 'keep me')).toBe(true);
     await stop();
